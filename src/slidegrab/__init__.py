@@ -1,0 +1,3 @@
+"""slidegrab: archive SlidesLive conference talks for offline reading, watching and searching."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,4 @@
+from slidegrab.cli import main
+
+if __name__ == "__main__":
+    main()

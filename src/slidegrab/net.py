@@ -1,0 +1,151 @@
+"""One place for the network: proxy, extra CA certificates, headers, timeouts and retries.
+
+The same settings reach every client slidegrab drives: ``requests`` (``NetConfig.session``), yt-dlp
+(``NetConfig.ytdlp_params``) and Chromium (``NetConfig.chromium_args``). Nothing else in the project
+opens a connection on its own terms.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import certifi
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from slidegrab.errors import NetworkError, UsageError
+
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    proxy: str | None = None  # http://host:port; None → the usual *_PROXY variables
+    ca_bundle: Path | None = None  # extra CA certificates (PEM) to trust beside the public ones
+    timeout: float = 20.0  # seconds to connect, and between bytes read
+    retries: int = 4  # per request, with exponential back-off; Retry-After is honoured
+    backoff: float = 0.5
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise UsageError(f"--ca-bundle {self.ca_bundle}: no such file", hint="give a PEM file of CA certificates")
+        if self.proxy and "://" not in self.proxy:
+            raise UsageError(f"--proxy {self.proxy}: not a URL", hint="write it as http://host:port")
+
+    @property
+    def effective_proxy(self) -> str | None:
+        return self.proxy or next((os.environ[v] for v in PROXY_VARIABLES if os.environ.get(v)), None)
+
+    @cached_property
+    def verify_path(self) -> str:
+        """A PEM bundle with the public CAs and the extra ones (written once, beside other temp files)."""
+        if self.ca_bundle is None:
+            return certifi.where()
+        extra = Path(self.ca_bundle).read_bytes()
+        public = Path(certifi.where()).read_bytes()
+        digest = hashlib.sha256(public + extra).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"slidegrab-ca-{digest}.pem"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.part")
+            tmp.write_bytes(public + b"\n" + extra)
+            os.replace(tmp, path)
+        return str(path)
+
+    def session(self) -> requests.Session:
+        """A keep-alive session with retries, timeouts, the proxy and the CA bundle applied."""
+        s = TimeoutSession(self.timeout)
+        retry = Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=self.retries,
+            status=self.retries,
+            backoff_factor=self.backoff,
+            backoff_max=8,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=8, pool_maxsize=16)
+        s.mount("https://", adapter)
+        s.mount("http://", adapter)
+        s.headers.update({"User-Agent": USER_AGENT, **self.headers})
+        s.verify = self.verify_path
+        if proxy := self.effective_proxy:
+            s.proxies = {"http": proxy, "https": proxy}
+        return s
+
+    def ytdlp_params(self) -> dict:
+        """YoutubeDL parameters carrying the same proxy, CA bundle, timeout and retries.
+
+        yt-dlp has no CA-bundle option: with certifi disabled it loads the default verify paths, which
+        honour SSL_CERT_FILE, so the combined bundle is named there for this process.
+        """
+        params: dict = {
+            "socket_timeout": self.timeout,
+            "retries": self.retries,
+            "fragment_retries": self.retries,
+            "extractor_retries": self.retries,
+            "http_headers": {"User-Agent": USER_AGENT, **self.headers},
+        }
+        if proxy := self.effective_proxy:
+            params["proxy"] = proxy
+        if self.ca_bundle is not None:
+            os.environ["SSL_CERT_FILE"] = self.verify_path
+            params["compat_opts"] = {"no-certifi"}
+        return params
+
+    def chromium_args(self) -> list[str]:
+        """Command-line switches for Chromium: the proxy, and trust in the extra CAs by SPKI pin."""
+        args = []
+        if proxy := self.effective_proxy:
+            args.append(f"--proxy-server={proxy}")
+        if self.ca_bundle is not None:
+            pins = ",".join(spki_hashes(Path(self.ca_bundle)))
+            args.append(f"--ignore-certificate-errors-spki-list={pins}")
+        return args
+
+
+class TimeoutSession(requests.Session):
+    """A session whose every request has a timeout unless the caller gives one."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, **kwargs)
+
+
+def spki_hashes(bundle: Path) -> list[str]:
+    """Base64 SHA-256 of each certificate's SubjectPublicKeyInfo, as Chromium's SPKI list wants them."""
+    certs = x509.load_pem_x509_certificates(bundle.read_bytes())
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return [base64.b64encode(hashlib.sha256(c.public_key().public_bytes(*spki)).digest()).decode() for c in certs]
+
+
+def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
+    """GET ``url``; a failure after the retries becomes a NetworkError that says what was being fetched."""
+    try:
+        response = session.get(url, **kw)
+    except requests.RequestException as e:
+        reason = type(e).__name__ if not str(e) else str(e).split(":")[-1].strip() or type(e).__name__
+        raise NetworkError(f"could not fetch the {what}: {reason}", url=url, hint="check --proxy and the network") from e
+    if response.status_code not in ok:
+        raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
+    return response
