@@ -1,0 +1,52 @@
+"""How results look on a terminal (rich); JSON output is the commands' own business."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from slidegrab.talk import Talk
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}.{int(round((seconds - s) * 1000)):03d}"
+
+
+def print_talk(talk: Talk, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    for key, value in (
+        ("Title", talk.title),
+        ("Id", talk.id),
+        ("URL", talk.url),
+        ("Page", talk.page_url),
+        ("Speakers", ", ".join(talk.speakers)),
+        ("Conference", talk.conference),
+        ("Duration", _clock(talk.duration)),
+        ("Starts at", _clock(talk.start_offset) if talk.start_offset else None),
+        ("Media", f"{talk.media.service} {talk.media.url}"),
+        ("Referer", talk.media.headers.get("Referer")),
+        ("Subtitles", ", ".join(f"{s.language} ({s.name})" for s in talk.subtitles)),
+        ("Slides", str(len(talk.slides))),
+    ):
+        if value:
+            head.add_row(key, Text(value))
+    console.print(head)
+    if talk.slides:
+        table = Table("#", "start", "kind", "image")
+        for s in talk.slides:
+            table.add_row(str(s.index), _clock(s.start), s.kind, Text(s.image_url or (s.video.url if s.video else "") or ""))
+        console.print(table)
+
+
+def print_urls(page_url: str, urls: list[str], console: Console | None = None) -> None:
+    console = console or Console(highlight=False, stderr=False)
+    for url in urls:
+        console.print(url, markup=False, soft_wrap=True)
+    Console(stderr=True).print(f"{len(urls)} talk(s) on {page_url}", markup=False)
