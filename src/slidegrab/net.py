@@ -129,6 +129,8 @@ class TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
         kwargs.setdefault("timeout", self.default_timeout)
+        # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify; --ca-bundle must win
+        kwargs.setdefault("verify", self.verify)
         return super().request(method, url, **kwargs)
 
 

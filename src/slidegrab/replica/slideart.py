@@ -9,7 +9,6 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import io
-import textwrap
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,11 +50,13 @@ def draw_slide(fixture: Fixture, index: int) -> Image.Image:
     ink = ink_for(colour)
     margin = max(8, width // 20)
     title = slide.title or (f"Video slide {index}" if slide.kind == "video" else f"Slide {index}")
-    bottom = _draw_block(draw, [title], BOLD, (margin, margin), (width - 2 * margin, height * 2 // 5), ink)
+    title_box = (width - 2 * margin, height * 2 // 5)
+    bottom, title_size = _draw_block(draw, [title], BOLD, (margin, margin), title_box, height // 7, ink)
     terms = [f"\u2022 {term}" for term in slide.terms]
     if terms:
         box = (width - 2 * margin, height - bottom - 2 * margin)
-        _draw_block(draw, terms, REGULAR, (margin, bottom + margin // 2), box, ink, wrap=False)
+        cap = min(height // 13, title_size * 3 // 4)
+        _draw_block(draw, terms, REGULAR, (margin, bottom + margin // 2), box, max(10, cap), ink)
     marker = _font(REGULAR, max(10, height // 24))
     draw.text((width - margin, height - margin // 2), f"Slide {index}", font=marker, fill=ink, anchor="rs")
     return image
@@ -75,7 +76,7 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     elif fmt == "JPEG":
         image.save(out, "JPEG", quality=90)
     else:
-        image.save(out, "WEBP", quality=85)
+        image.save(out, "WEBP", quality=85, method=0)
     return out.getvalue()
 
 
@@ -110,32 +111,44 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
-def _draw_block(draw, lines, font_path, origin, box, ink, wrap=True) -> int:
-    """Draw ``lines`` at the largest size that fits ``box``; return the y below the block."""
-    font, laid_out = _fit(lines, font_path, box, wrap)
+def _draw_block(draw, lines, font_path, origin, box, cap, ink, wrap=True) -> tuple[int, int]:
+    """Draw ``lines`` at the largest size (up to ``cap``) that fits ``box``; return (y below, size)."""
+    font, laid_out = _fit(lines, font_path, box, cap, wrap)
     x, y = origin
-    step = round(font.size * 1.2)
     for line in laid_out:
         draw.text((x, y), line, font=font, fill=ink)
-        y += step
-    return y
+        y += round(font.size * 1.2)
+    return y, font.size
 
 
-def _fit(lines, font_path, box, wrap):
+def _fit(lines, font_path, box, cap, wrap):
+    """One line per entry at a size down to cap/2; failing that, word-wrapped at the largest size that fits
+    (or, without ``wrap``, one line per entry at smaller sizes)."""
     max_w, max_h = box
-    size = max(10, min(max_h, max_w // 6))
-    while True:
+    sizes = [cap]
+    while sizes[-1] > 10:
+        sizes.append(max(10, int(sizes[-1] * 0.9)))
+    attempts = [(size, False) for size in sizes if size >= cap // 2]
+    attempts += [(size, wrap) for size in sizes if wrap or size < cap // 2]
+    for size, wrapped in attempts:
         font = _font(font_path, size)
-        laid_out = _wrap(lines, font, max_w) if wrap else list(lines)
-        fits_h = len(laid_out) * size * 1.2 <= max_h
-        if size <= 10 or (fits_h and all(font.getlength(line) <= max_w for line in laid_out)):
+        laid_out = _wrap(lines, font, max_w) if wrapped else list(lines)
+        if len(laid_out) * size * 1.2 <= max_h and all(font.getlength(line) <= max_w for line in laid_out):
             return font, laid_out
-        size = max(10, int(size * 0.9))
+    return font, laid_out
 
 
 def _wrap(lines, font, max_w) -> list[str]:
+    """Greedy word wrap by rendered width."""
     out: list[str] = []
     for line in lines:
-        chars = max(8, int(max_w / max(1.0, font.getlength("n"))))
-        out.extend(textwrap.wrap(line, chars) or [""])
+        current = ""
+        for word in line.split():
+            candidate = f"{current} {word}".strip()
+            if current and font.getlength(candidate) > max_w:
+                out.append(current)
+                current = word
+            else:
+                current = candidate
+        out.append(current)
     return out
