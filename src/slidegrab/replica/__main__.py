@@ -1,0 +1,82 @@
+"""Run the replica by hand: ``python -m slidegrab.replica [--port N] [--cache-dir DIR] [--fault SPEC]...``
+
+It prints the proxy URL, the CA to trust, an example slidegrab command and the talks it serves, then runs
+until Ctrl-C or SIGTERM. ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
+``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from slidegrab.replica import Replica
+from slidegrab.replica.faults import KINDS
+
+
+def parse_fault(spec: str) -> dict:
+    """``HOST:PATH:KIND[:ARG]`` → keywords for ``FaultPlan.add`` (ARG: the status, or the stall's seconds)."""
+    parts = spec.split(":")
+    if len(parts) not in (3, 4) or parts[2] not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"{spec!r}: expected HOST:PATH:KIND[:ARG] with KIND one of {', '.join(KINDS)}"
+        )
+    host, path, kind, *arg = parts
+    rule: dict = {"host": host or "*", "path": path or "*", "kind": kind}
+    try:
+        if arg and kind == "status":
+            rule["status"] = int(arg[0])
+        elif arg and kind == "stall":
+            rule["seconds"] = float(arg[0])
+        elif arg:
+            raise argparse.ArgumentTypeError(f"{spec!r}: a {kind} fault takes no argument")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{spec!r}: {arg[0]!r} is not a number") from None
+    return rule
+
+
+def describe(replica: Replica) -> str:
+    proxy, ca = replica.proxy_url, replica.ca_path
+    lines = [f"proxy:  {proxy}", f"CA:     {ca}", ""]
+    if replica.catalogue:
+        first = replica.catalogue[0].id
+        lines += [
+            "try:",
+            f"  slidegrab resolve https://slideslive.com/{first} --proxy {proxy} --ca-bundle {ca}",
+            "",
+            "talks:",
+        ]
+        for fixture in replica.catalogue:
+            page = fixture.conference
+            where = f"  (on https://{page.host}{page.path})" if page else ""
+            lines.append(f"  https://slideslive.com/{fixture.id}  {fixture.title}{where}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slidegrab.replica", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where the CA and generated media live")
+    parser.add_argument(
+        "--fault", type=parse_fault, action="append", default=[], metavar="HOST:PATH:KIND[:ARG]"
+    )
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Replica(port=args.port, cache_dir=args.cache_dir) as replica:
+        for rule in args.fault:
+            replica.faults.add(**rule)
+        print(describe(replica), flush=True)
+        print("\nrunning; Ctrl-C to stop", flush=True)
+        while not stop.wait(0.5):
+            pass
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
