@@ -1,7 +1,8 @@
 """Run the replica by hand: ``python -m slidegrab.replica [--port N] [--cache-dir DIR] [--fault SPEC]...``
 
 It prints the proxy URL, the CA to trust, an example slidegrab command and the talks it serves, then runs
-until Ctrl-C or SIGTERM. ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
+until Ctrl-C or SIGTERM. ``python -m slidegrab.replica [OPTIONS] run -- COMMAND ARG...`` instead runs one
+command against it, with ``{proxy}`` and ``{ca}`` in its arguments replaced, and exits with its status. ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
 ``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -55,6 +58,28 @@ def describe(replica: Replica) -> str:
     return "\n".join(lines)
 
 
+def split_run(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``[OPTIONS] run [--] COMMAND…`` → (OPTIONS, COMMAND); no ``run`` → (argv, [])."""
+    if "run" not in argv:
+        return argv, []
+    at = argv.index("run")
+    command = argv[at + 1 :]
+    return argv[:at], command[1:] if command[:1] == ["--"] else command
+
+
+def run_command(replica: Replica, command: list[str]) -> int:
+    """Run one command (an argument list, no shell) with {proxy} and {ca} filled in; its exit status."""
+    values = {"{proxy}": replica.proxy_url, "{ca}": str(replica.ca_path)}
+    for key, value in values.items():
+        command = [arg.replace(key, value) for arg in command]
+    print(f"replica: {replica.proxy_url} (CA {replica.ca_path}); running: {' '.join(command)}", flush=True)
+    try:
+        return subprocess.run(command, check=False).returncode
+    except FileNotFoundError:
+        print(f"replica: {command[0]}: command not found", file=sys.stderr)
+        return 127
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slidegrab.replica", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
@@ -62,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fault", type=parse_fault, action="append", default=[], metavar="HOST:PATH:KIND[:ARG]"
     )
-    args = parser.parse_args(argv)
+    options, command = split_run(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(options)
+    if "run" in (sys.argv[1:] if argv is None else argv) and not command:
+        parser.error("run needs a command: run -- slidegrab resolve URL --proxy {proxy} --ca-bundle {ca}")
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -70,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     with Replica(port=args.port, cache_dir=args.cache_dir) as replica:
         for rule in args.fault:
             replica.faults.add(**rule)
+        if command:
+            return run_command(replica, command)
         print(describe(replica), flush=True)
         print("\nrunning; Ctrl-C to stop", flush=True)
         while not stop.wait(0.5):
