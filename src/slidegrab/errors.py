@@ -8,7 +8,8 @@
     │   ├── EmbedOnlyError                   the talk only plays under an allowed parent page
     │   ├── NotVodError                      live, upcoming or not yet processed
     │   └── SiteChangedError                 a response lacks a field we need (names the field)
-    └── BrowserError               (exit 5)  Chromium or chromedriver failed
+    ├── BrowserError               (exit 5)  Chromium or chromedriver failed
+    └── MediaError                 (exit 6)  a download that is not media, ffmpeg or yt-dlp failing on it
 
 Expected failures print one line (``str(error)``); anything else is a bug and asks for ``-v``.
 Every message says which talk (or URL), what went wrong, and, where there is one, what to do.
@@ -61,3 +62,7 @@ class SiteChangedError(ResolveError):
 
 class BrowserError(SlidegrabError):
     code = 5
+
+
+class MediaError(SlidegrabError):
+    code = 6

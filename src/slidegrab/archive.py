@@ -1,0 +1,132 @@
+"""The archive on disk (ARCHITECTURE.md "The archive", a contract): one folder per talk, named
+``<id>-<slug>``, holding ``talk.json`` and every stage's outputs.
+
+``talk.json`` records the Talk, its slides with start/end seconds and files, where it came from, and per
+stage whether it is done (with what it wrote) or failed (with the error). It is rewritten atomically after
+every change, so it never claims a stage is done before that stage's outputs are in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from slidegrab.errors import UsageError
+from slidegrab.talk import Talk, write_json_atomic
+from slidegrab.urls import parse_talk_url, slugify
+
+FORMAT = 1
+TALK_JSON = "talk.json"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class TalkFolder:
+    path: Path
+    state: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, path: Path) -> TalkFolder:
+        state = json.loads((path / TALK_JSON).read_text(encoding="utf-8"))
+        return cls(path, state)
+
+    @property
+    def talk(self) -> Talk:
+        return Talk.from_dict(self.state["talk"])
+
+    def stage(self, name: str) -> dict[str, Any]:
+        return self.state.get("stages", {}).get(name, {})
+
+    def is_done(self, name: str) -> bool:
+        return self.stage(name).get("status") == "done"
+
+    def update(self, **changes: Any) -> None:
+        """Merge top-level keys into talk.json and write it atomically."""
+        with self._lock:
+            self.state.update(changes)
+            write_json_atomic(self.path / TALK_JSON, self.state)
+
+    def mark(self, name: str, status: str, **info: Any) -> None:
+        """Record a stage as ``done`` (with what it wrote) or ``failed`` (with the error)."""
+        with self._lock:
+            stages = self.state.setdefault("stages", {})
+            stages[name] = {"status": status, "at": now(), **info}
+            write_json_atomic(self.path / TALK_JSON, self.state)
+
+    @contextmanager
+    def writing(self, relative: str) -> Iterator[Path]:
+        """A temporary path beside ``relative``; renamed onto it only if the block finishes."""
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+class Archive:
+    """The archive folder: finds a URL's talk folder without the network, and makes new ones."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"--output {self.root}: is a file, not a folder", hint="name a folder")
+        self._pages: dict[str, Path] | None = None
+
+    def folder_name(self, talk: Talk) -> str:
+        return f"{talk.id}-{slugify(talk.title)}"
+
+    def create(self, talk: Talk, source_url: str) -> TalkFolder:
+        path = self.root / self.folder_name(talk)
+        path.mkdir(parents=True, exist_ok=True)
+        if (path / TALK_JSON).exists():
+            folder = TalkFolder.load(path)
+            folder.update(talk=talk.to_dict())
+            return folder
+        folder = TalkFolder(path, {"format": FORMAT, "talk": talk.to_dict(), "source_url": source_url})
+        folder.mark("resolve", "done")
+        return folder
+
+    def find(self, url: str) -> TalkFolder | None:
+        """The folder a URL was archived in before (by talk id, or by the page it was resolved from)."""
+        if talk_url := parse_talk_url(url):
+            for path in sorted(self.root.glob(f"{talk_url.id}-*/{TALK_JSON}")):
+                return self._load(path.parent)
+            return None
+        path = self._page_index().get(url)
+        return self._load(path) if path else None
+
+    def _load(self, path: Path) -> TalkFolder | None:
+        try:
+            folder = TalkFolder.load(path)
+        except (OSError, ValueError):
+            return None  # unreadable talk.json: resolve again and rewrite it
+        return folder if folder.is_done("resolve") else None
+
+    def _page_index(self) -> dict[str, Path]:
+        if self._pages is None:
+            self._pages = {}
+            for path in self.root.glob(f"*/{TALK_JSON}"):
+                try:
+                    state = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                for url in (state.get("source_url"), state.get("talk", {}).get("page_url")):
+                    if url:
+                        self._pages.setdefault(url, path.parent)
+        return self._pages
