@@ -72,7 +72,11 @@ def test_embed_only_talk_from_bare_url_names_referer(net_args):
 
 def test_embed_only_talk_with_referer_resolves(net_args):
     result = slidegrab(
-        "resolve", "https://slideslive.com/embed/presentation/39021404", "--referer", "https://icml.cc/", "--json",
+        "resolve",
+        "https://slideslive.com/embed/presentation/39021404",
+        "--referer",
+        "https://icml.cc/",
+        "--json",
         *net_args,
     )
     assert result.returncode == 0, result.stderr
@@ -130,7 +134,10 @@ def test_readme_first_command_resolves_a_replica_talk():
     assert command[0] == "slidegrab"
     result = subprocess.run(
         [sys.executable, "-m", "slidegrab.replica", "run", "--", sys.executable, "-m", "slidegrab", *command[1:]],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert by_id("38990101").title in result.stdout

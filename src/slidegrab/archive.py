@@ -130,3 +130,17 @@ class Archive:
                     if url:
                         self._pages.setdefault(url, path.parent)
         return self._pages
+
+
+def slide_table(folder: TalkFolder) -> list[dict[str, Any]]:
+    """Slides with start/end seconds and files: the first covers from its own start (the merge shows it
+    from 0), each ends where the next begins, the last at the end of the audio (else of the talk)."""
+    talk = folder.talk
+    files = folder.stage("slides").get("files") or [None] * len(talk.slides)
+    end_of_talk = folder.stage("audio").get("duration") or talk.duration or 0.0
+    starts = [s.start for s in talk.slides]
+    ends = starts[1:] + [max(end_of_talk, starts[-1] if starts else 0.0)]
+    return [
+        {"index": s.index, "start": s.start, "end": end, "file": file, "kind": s.kind}
+        for s, end, file in zip(talk.slides, ends, files, strict=True)
+    ]

@@ -24,9 +24,7 @@ from urllib3.util.retry import Retry
 
 from slidegrab.errors import NetworkError, UsageError
 
-USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-)
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 
@@ -147,7 +145,9 @@ def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...]
         response = session.get(url, **kw)
     except requests.RequestException as e:
         reason = type(e).__name__ if not str(e) else str(e).split(":")[-1].strip() or type(e).__name__
-        raise NetworkError(f"could not fetch the {what}: {reason}", url=url, hint="check --proxy and the network") from e
+        raise NetworkError(
+            f"could not fetch the {what}: {reason}", url=url, hint="check --proxy and the network"
+        ) from e
     if response.status_code not in ok:
         raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
     return response

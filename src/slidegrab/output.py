@@ -42,7 +42,9 @@ def print_talk(talk: Talk, console: Console | None = None) -> None:
         table = Table("#", "start", "kind", "image")
         table.columns[3].overflow = "fold"
         for s in talk.slides:
-            table.add_row(str(s.index), _clock(s.start), s.kind, Text(s.image_url or (s.video.url if s.video else "") or ""))
+            table.add_row(
+                str(s.index), _clock(s.start), s.kind, Text(s.image_url or (s.video.url if s.video else "") or "")
+            )
         console.print(table)
 
 

@@ -72,8 +72,7 @@ class Talk:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Talk:
         slides = tuple(
-            Slide(**{**s, "video": VideoClip(**s["video"]) if s.get("video") else None})
-            for s in data.get("slides", ())
+            Slide(**{**s, "video": VideoClip(**s["video"]) if s.get("video") else None}) for s in data.get("slides", ())
         )
         return cls(
             **{
@@ -89,7 +88,7 @@ class Talk:
         """(start, end) per slide: each ends where the next begins, the last at the talk's end."""
         starts = [s.start for s in self.slides]
         ends = starts[1:] + [max(self.duration or 0.0, starts[-1] if starts else 0.0)]
-        return list(zip(starts, ends))
+        return list(zip(starts, ends, strict=True))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
