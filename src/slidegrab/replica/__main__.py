@@ -2,7 +2,8 @@
 
 It prints the proxy URL, the CA to trust, an example slidegrab command and the talks it serves, then runs
 until Ctrl-C or SIGTERM. ``python -m slidegrab.replica [OPTIONS] run -- COMMAND ARG...`` instead runs one
-command against it, with ``{proxy}`` and ``{ca}`` in its arguments replaced, and exits with its status. ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
+command against it, with ``{proxy}`` and ``{ca}`` in its arguments replaced, and exits with its status.
+``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
 ``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``.
 """
 
