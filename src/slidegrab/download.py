@@ -1,0 +1,201 @@
+"""The download stages: slide images, the audio (audio.py), and the site's subtitles.
+
+Slides are fetched concurrently over the one keep-alive session, each verified to decode as the format the
+site declares, and written atomically as ``slides/0001.png`` … in deck order. A video slide becomes a
+still of its clip's first frame (``slides/NNNN.png``), so the deck has no hole. A slide already on disk
+that decodes is not fetched again.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import requests
+from PIL import Image, UnidentifiedImageError
+
+from slidegrab.archive import TalkFolder
+from slidegrab.audio import AudioStage, run_ffmpeg, ytdlp_download
+from slidegrab.errors import MediaError, NetworkError, SlidegrabError
+from slidegrab.net import fetch
+from slidegrab.stages import Stage, StageContext
+from slidegrab.talk import Slide, Talk
+
+__all__ = ["AudioStage", "SlidesStage", "SubtitlesStage"]
+
+WORKERS = 8
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF"}
+MAX_PIXELS = 50_000_000  # 8K is 33 MP; anything larger is no slide but a decompression bomb
+CLIP_FORMAT = "bestvideo[height<=1080]/best[height<=1080]/worstvideo/worst"  # a still as sharp as a slide
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
+
+
+class SlidesStage(Stage):
+    name = "slides"
+
+    def run(self, folder: TalkFolder, ctx: StageContext) -> dict[str, Any]:
+        talk = folder.talk
+        files = slide_files(talk)
+        todo = [(s, f) for s, f in zip(talk.slides, files, strict=True) if not on_disk(folder.path / f)]
+        done, total = len(files) - len(todo), len(files)
+        ctx.progress("slides", done, total)
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="slides") as pool:
+            futures = [pool.submit(fetch_slide, folder, talk, slide, file, ctx) for slide, file in todo]
+            for future in _completed(futures):
+                done += future.result()
+                ctx.progress("slides", done, total)
+        if done < total:  # cancelled: the workers stopped starting new slides
+            raise SlidegrabError(f"talk {talk.id}: interrupted after {done} of {total} slides")
+        video = [s.index for s in talk.slides if s.kind == "video"]
+        return {"files": files, "video_slides": video, "count": total}
+
+
+def _completed(futures: list[Future]):
+    """Futures as they finish; on the first failure the ones not yet started are cancelled."""
+    try:
+        yield from as_completed(futures)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def slide_files(talk: Talk) -> list[str]:
+    """slides/0001.png … in deck order: 4 digits (more past 9999), the declared extension (.png for video)."""
+    width = max(4, len(str(len(talk.slides))))
+    return [f"slides/{s.index:0{width}d}{_extension(s)}" for s in talk.slides]
+
+
+def _extension(slide: Slide) -> str:
+    return ".png" if slide.kind == "video" else slide.ext.lower()
+
+
+def on_disk(path: Path) -> bool:
+    """A slide from an earlier run that decodes as its extension says."""
+    try:
+        return path.is_file() and image_format(path.read_bytes()) == IMAGE_FORMATS.get(path.suffix)
+    except DECODE_ERRORS:
+        return False
+
+
+def image_format(data: bytes) -> str:
+    """Pillow's name of the format ``data`` decodes as; raises one of DECODE_ERRORS if it does not."""
+    with Image.open(io.BytesIO(data)) as image:
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError(f"{image.width}x{image.height} pixels is too large for a slide")
+        image.load()
+        return image.format or ""
+
+
+def fetch_slide(folder: TalkFolder, talk: Talk, slide: Slide, file: str, ctx: StageContext) -> int:
+    """Fetch one slide and write it; 1 when written, 0 when cancelled before starting."""
+    if ctx.cancel.is_set():
+        return 0
+    data = clip_still(talk, slide, ctx) if slide.kind == "video" else slide_image(talk, slide, ctx)
+    with folder.writing(file) as tmp:
+        tmp.write_bytes(data)
+    return 1
+
+
+def slide_image(talk: Talk, slide: Slide, ctx: StageContext) -> bytes:
+    """The image's bytes, verified; a broken transfer or a body that does not decode is tried again."""
+    url = slide.image_url
+    if not url:
+        raise MediaError(f"talk {talk.id}: slide {slide.index} has no image URL", url=talk.url)
+    attempts, error = 1 + max(0, ctx.net.retries), None
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(ctx.net.backoff * 2 ** (attempt - 1), 8))
+        try:
+            return verified_image(talk, slide, _get(ctx.session, url, talk, slide))
+        except (requests.RequestException, MediaError) as e:
+            error = e
+    if isinstance(error, MediaError):
+        raise error
+    raise NetworkError(
+        f"talk {talk.id}: slide {slide.index} failed after {attempts} tries: {_failure(error)}",
+        url=url,
+        hint="check --proxy and the network; a rerun fetches only the missing slides",
+    )
+
+
+def _failure(error: Exception | None) -> str:
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the transfer was cut short"
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    return "the connection failed" if isinstance(error, requests.ConnectionError) else type(error).__name__
+
+
+def _get(session: requests.Session, url: str, talk: Talk, slide: Slide) -> requests.Response:
+    response = session.get(url)
+    if response.status_code != 200:
+        raise NetworkError(f"talk {talk.id}: slide {slide.index} answered HTTP {response.status_code}", url=url)
+    _ = response.content  # read the whole body here: a cut-off transfer raises inside the retry loop
+    return response
+
+
+def verified_image(talk: Talk, slide: Slide, response: requests.Response) -> bytes:
+    data, expected = response.content, IMAGE_FORMATS.get(slide.ext.lower())
+    try:
+        found = image_format(data)
+    except DECODE_ERRORS as e:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        why = "not a known image format" if isinstance(e, UnidentifiedImageError) else str(e)
+        raise MediaError(
+            f"talk {talk.id}: slide {slide.index} is not an image ({kind}, {len(data)} bytes: {why})",
+            url=response.url,
+        ) from None
+    if expected and found != expected:
+        raise MediaError(
+            f"talk {talk.id}: slide {slide.index} is {found}, not the {slide.ext} the site declares",
+            url=response.url,
+        )
+    return data
+
+
+def clip_still(talk: Talk, slide: Slide, ctx: StageContext) -> bytes:
+    """A PNG of the first frame of a video slide's clip (fetched by yt-dlp, at most 1080 lines high)."""
+    url = slide.video.url if slide.video else None
+    if not url:
+        service = slide.video.service if slide.video else "unknown"
+        raise MediaError(f"talk {talk.id}: video slide {slide.index} ({service}) has no clip URL to fetch")
+    with tempfile.TemporaryDirectory(prefix="slidegrab-clip-") as temp:
+        info = ytdlp_download(ctx, url, Path(temp) / "clip.%(ext)s", CLIP_FORMAT, talk)
+        args = ["-i", info["filepath"], "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
+        data = run_ffmpeg(args, talk, f"taking the first frame of video slide {slide.index}", capture=True)
+    if not data:
+        raise MediaError(f"talk {talk.id}: video slide {slide.index}'s clip has no frame", url=url)
+    return data
+
+
+class SubtitlesStage(Stage):
+    name = "subtitles"
+
+    def run(self, folder: TalkFolder, ctx: StageContext) -> dict[str, Any]:
+        talk, files = folder.talk, []
+        for subtitle in talk.subtitles:
+            file = subtitles_file(subtitle.language, files)
+            what = f"{subtitle.name or subtitle.language} subtitles of talk {talk.id}"
+            response = fetch(ctx.session, subtitle.url, what=what)
+            text = response.content.decode("utf-8-sig", errors="replace")
+            if not text.startswith("WEBVTT"):
+                raise MediaError(f"talk {talk.id}: the {subtitle.language} subtitles are not WebVTT", url=subtitle.url)
+            with folder.writing(file) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            files.append(file)
+        return {"files": files}
+
+
+def subtitles_file(language: str, taken: list[str]) -> str:
+    """site-subtitles.<language>.vtt: the language reduced to a safe tag, numbered if it repeats."""
+    tag = re.sub(r"[^A-Za-z0-9-]+", "", language)[:20] or "und"
+    name, n = f"site-subtitles.{tag}.vtt", 2
+    while name in taken:
+        name, n = f"site-subtitles.{tag}-{n}.vtt", n + 1
+    return name
