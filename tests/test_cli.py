@@ -141,3 +141,40 @@ def test_readme_first_command_resolves_a_replica_talk():
     )
     assert result.returncode == 0, result.stderr
     assert by_id("38990101").title in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body", "fragments"),
+    [
+        ("/player/38990101", 401, None, ("38990101", "token")),
+        ("/player/38990101", 200, b"#EXTM3U\n#EXT-SL-PRESENTATION-TITLE:No service", ("38990101", "lacks #EXT-SL-")),
+        ("/player/38990101", 200, b"<html>maintenance</html>", ("38990101", "EXTM3U")),
+    ],
+    ids=["expired-token", "missing-tags", "not-a-player-response"],
+)
+def test_broken_player_responses_are_one_clear_line(replica, net_args, path, status, body, fragments):
+    rule = replica.faults.add(host="slideslive.com", path=path, kind="status", status=status, body=body)
+    try:
+        result = slidegrab("resolve", "https://slideslive.com/38990101", "--no-browser", *net_args)
+    finally:
+        replica.faults.remove(rule)
+    assert_one_line_error(result, 4, *fragments)
+
+
+def test_malformed_timing_files_are_one_clear_line(replica, net_args):
+    rule = replica.faults.add(host="s.slideslive.com", path="/38990101/*", kind="status", status=200, body=b"{]")
+    try:
+        result = slidegrab("resolve", "https://slideslive.com/38990101", "--no-browser", *net_args)
+    finally:
+        replica.faults.remove(rule)
+    assert_one_line_error(result, 4, "38990101", "slides")
+
+
+def test_absent_timing_files_give_a_talk_without_slides(replica, net_args):
+    rule = replica.faults.add(host="s.slideslive.com", path="/38990101/*", kind="status", status=404)
+    try:
+        result = slidegrab("resolve", "https://slideslive.com/38990101", "--json", "--no-browser", *net_args)
+    finally:
+        replica.faults.remove(rule)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["slides"] == []

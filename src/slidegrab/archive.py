@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slidegrab.errors import UsageError
-from slidegrab.talk import Talk, write_json_atomic
+from slidegrab.talk import Talk, temp_path, write_json_atomic
 from slidegrab.urls import parse_talk_url, slugify
 
 FORMAT = 1
@@ -70,13 +69,12 @@ class TalkFolder:
         """A temporary path beside ``relative``; renamed onto it only if the block finishes."""
         target = self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        os.close(fd)
+        tmp = temp_path(target)
         try:
-            yield Path(tmp)
+            yield tmp
             os.replace(tmp, target)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
 
 
 class Archive:

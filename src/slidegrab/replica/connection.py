@@ -176,6 +176,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 def _fault_response(rule: FaultRule) -> Response:
     response = Response.text(f"replica: injected fault, HTTP {rule.status}\n", rule.status)
+    if rule.body is not None:
+        response.body = rule.body
+    response.headers["Access-Control-Allow-Origin"] = "*"  # so a browser sees the status, not a CORS error
     if rule.retry_after is not None:
         response.headers["Retry-After"] = str(rule.retry_after)
     return response

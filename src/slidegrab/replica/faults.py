@@ -3,7 +3,9 @@
 A ``FaultRule`` names the requests it applies to (fnmatch globs on host and on path without its query) and
 what goes wrong with them:
 
-- ``status``   answer ``status`` with a short body (and ``Retry-After`` when ``retry_after`` is given);
+- ``status``   answer ``status`` with a short body, or with ``body`` when given (a response the site
+               never sends: a player response missing tags, a malformed slides.json), and ``Retry-After``
+               when ``retry_after`` is given;
 - ``reset``    close the TCP connection abruptly (RST, no response);
 - ``stall``    wait ``seconds`` before answering normally (cut short when the replica stops);
 - ``truncate`` send the headers with the full Content-Length but only half the body, then close.
@@ -35,6 +37,7 @@ class FaultRule:
     seconds: float = 30.0
     retry_after: int | None = None
     seed: int = 0
+    body: bytes | None = None  # for "status": the body to send instead of the fault's short text
     fired: int = 0  # how many requests this rule has spoiled so far
     _random: random.Random = field(init=False, repr=False)
 
@@ -83,8 +86,9 @@ class FaultPlan:
         seconds: float = 30.0,
         retry_after: int | None = None,
         seed: int = 0,
+        body: bytes | None = None,
     ) -> FaultRule:
-        rule = FaultRule(host, path, kind, status, times, rate, seconds, retry_after, seed)
+        rule = FaultRule(host, path, kind, status, times, rate, seconds, retry_after, seed, body)
         with self._lock:
             self._rules.append(rule)
         return rule

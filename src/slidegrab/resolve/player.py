@@ -126,7 +126,7 @@ def assemble_slides(captured: Captured, slides_host: str | None) -> list[Slide]:
         else:
             if slides is not None:
                 for e in failures:
-                    log.warning("%s; using the slides XML instead", e)
+                    log.info("%s; using the slides XML instead", e)
                 return slides
     if failures:
         raise failures[0]

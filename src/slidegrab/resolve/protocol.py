@@ -128,7 +128,7 @@ def fetch_timings(
         try:
             clip_ids = yoda_clip_ids(parse_slides_json(json_text, talk_id))
         except SiteChangedError as e:
-            log.warning("%s; trying the slides XML", e)
+            log.info("%s; trying the slides XML", e)
         else:
             return json_text, None, clip_ids
     if url := tags.get("VOD-SLIDES-XML-URL"):
