@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 
 from slidegrab import __version__
-from slidegrab.errors import SlidegrabError
+from slidegrab.errors import SlidegrabError, UsageError
 from slidegrab.net import NetConfig
-from slidegrab.output import print_talk, print_urls
+from slidegrab.output import print_summary, print_talk, print_urls
 
 log = logging.getLogger("slidegrab")
 
@@ -86,6 +86,71 @@ def discover(page_url: str, as_json: bool, proxy: str | None, ca_bundle) -> None
         print_urls(page_url, urls)
 
 
+def fetch_options(fn):
+    """The options of a batch: where to write, how many talks at once."""
+    fn = click.option(
+        "-j", "--jobs", type=click.IntRange(1, 32), default=2, show_default=True, help="Talks in flight at once."
+    )(fn)
+    fn = click.option(
+        "-o",
+        "--output",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("slidegrab-archive"),
+        show_default=True,
+        help="Archive folder.",
+    )(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, metavar="[URLS_FILE | URL ...]")
+@fetch_options
+@click.option("--referer", metavar="URL", help="The page that embeds the talks (for embed-only talks).")
+@click.option("--browser/--no-browser", default=True, help="Fall back to headless Chromium when needed.")
+@network_options
+@click.pass_context
+def fetch(ctx, urls, output, jobs, referer, browser, proxy, ca_bundle) -> None:
+    """Fetch every talk: slides, audio, the synced MP4, the PDF. Resumable: run it again to finish."""
+    from slidegrab.pipeline import FetchOptions
+    from slidegrab.pipeline import fetch as run_fetch
+    from slidegrab.progress import choose_display
+    from slidegrab.urls import gather_urls, validate_url
+
+    if not urls and sys.stdin.isatty():
+        raise UsageError("no URLs given", hint="give talk URLs, a file of URLs, or - to read them from stdin")
+    talks = gather_urls(urls or ["-"], sys.stdin if "-" in urls or not urls else ())
+    net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
+    options = FetchOptions(output, net, jobs, validate_url(referer) if referer else None, browser)
+    results = run_fetch(talks, options, choose_display(ctx.obj["quiet"]))
+    print_summary(results, output)
+    ctx.exit(0 if all(r.status != "failed" for r in results) else 1)
+
+
+@cli.command()
+@fetch_options
+@click.pass_context
+def demo(ctx, output, jobs) -> None:
+    """The whole pipeline, offline, on three talks of the bundled SlidesLive replica."""
+    from slidegrab.pipeline import FetchOptions
+    from slidegrab.pipeline import fetch as run_fetch
+    from slidegrab.progress import choose_display
+    from slidegrab.replica import Replica
+    from slidegrab.replica.fixtures import demo_urls
+
+    if output == Path("slidegrab-archive"):
+        output = Path("slidegrab-demo")
+    click.echo("Starting the offline SlidesLive replica (the first run generates its media) …", err=True)
+    with Replica() as replica:
+        net = NetConfig(proxy=replica.proxy_url, ca_bundle=replica.ca_path)
+        results = run_fetch(demo_urls(), FetchOptions(output, net, jobs), choose_display(ctx.obj["quiet"]))
+    print_summary(results, output)
+    done = [r for r in results if r.folder and r.status != "failed"]
+    if done:
+        click.echo(f"\nOpen {done[0].folder / 'slides-video.mp4'} in a video player (chapters jump slide by slide),")
+        click.echo(f"or look at {output}/*/talk.json, slides/ and slides.pdf.")
+    ctx.exit(0 if len(done) == len(results) else 1)
+
+
 class _NoBrowser:
     def __enter__(self):
         return None
@@ -106,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn errors into one line and an exit status."""
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     try:
-        cli.main(args=argv, prog_name="slidegrab", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="slidegrab", standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else 0)  # click returns ctx.exit()'s code here
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:

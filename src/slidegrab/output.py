@@ -53,3 +53,25 @@ def print_urls(page_url: str, urls: list[str], console: Console | None = None) -
     for url in urls:
         console.print(url, markup=False, soft_wrap=True)
     Console(stderr=True).print(f"{len(urls)} talk(s) on {page_url}", markup=False)
+
+
+STATUS = {"done": "[green]done[/]", "complete": "[cyan]skipped[/] (already complete)", "failed": "[red]failed[/]"}
+
+
+def print_summary(results, archive, console: Console | None = None) -> None:
+    """The batch's table: one row per talk, done / skipped / failed and why."""
+    console = console or Console(highlight=False)
+    table = Table("talk", "status", "folder or error", title=f"slidegrab: {archive}")
+    table.columns[2].overflow = "fold"
+    for r in results:
+        name = Text(f"{r.talk_id} {r.title}" if r.talk_id else r.url)
+        detail = Text(r.error if r.status == "failed" else str(r.folder.name if r.folder else ""))
+        table.add_row(name, STATUS[r.status], detail)
+    console.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in STATUS}
+    if counts["complete"] == len(results):
+        console.print(f"Nothing to do: all {len(results)} talk(s) are already complete in {archive}.")
+    else:
+        console.print(
+            f"{counts['done']} fetched, {counts['complete']} already complete, {counts['failed']} failed.",
+        )

@@ -14,6 +14,7 @@ that embeds the talk; when one is given several times, the last value wins.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -167,3 +168,53 @@ def _is_web_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def gather_urls(args: Iterable[str], stdin: Iterable[str] = ()) -> list[str]:
+    """The talks named on the command line: URLs, URL list files, and '-' for standard input.
+
+    Every line is checked before any work starts, so a bad list stops with one line naming the file and
+    line, and nothing is fetched.
+    """
+    lines: list[str] = []
+    for arg in args:
+        if arg == "-":
+            lines += _checked("<stdin>", list(stdin))
+        elif _is_web_url(arg) or "://" in arg or arg.startswith(("javascript:", "data:")):
+            validate_url(arg)
+            lines.append(arg)
+        elif os.path.isfile(arg):
+            lines += _checked(arg, _read_text(arg).splitlines())
+        else:
+            raise UsageError(f"{arg!r} is neither a URL nor a file of URLs")
+    urls = read_url_list(lines)
+    if not urls:
+        raise UsageError("no URLs given", hint="give talk URLs, or a file with one URL per line")
+    return urls
+
+
+def _read_text(path: str) -> str:
+    try:
+        data = open(path, "rb").read()  # noqa: SIM115
+    except OSError as e:
+        raise UsageError(f"cannot read the URL list {path}: {e.strerror}") from None
+    if b"\x00" in data:
+        raise UsageError(f"{path} is a binary file, not a list of URLs (one URL per line)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text (byte {e.start})", hint="save it as UTF-8") from None
+
+
+def _checked(name: str, lines: list[str]) -> list[str]:
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if len(text) > 4096:
+            raise UsageError(f"{name} line {number}: a line of {len(text)} characters is not a URL")
+        try:
+            validate_url(text)
+        except UsageError as e:
+            raise UsageError(f"{name} line {number}: {e}") from None
+    return lines

@@ -1,0 +1,172 @@
+"""The batch: every stage for every talk, talks in parallel, resumable, with a summary.
+
+Each talk runs its stages in order (resolve → slides → audio → subtitles → merge → pdf) in a worker
+thread; ``jobs`` talks are in flight at once, so one talk downloads while another merges. A talk whose
+stages are all complete costs no network request. A failing talk is recorded and never stops the others.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from slidegrab.archive import Archive, TalkFolder, slide_table
+from slidegrab.download import AudioStage, SlidesStage, SubtitlesStage
+from slidegrab.errors import SlidegrabError, UsageError
+from slidegrab.merge import MergeStage, PdfStage
+from slidegrab.net import NetConfig
+from slidegrab.progress import Display
+from slidegrab.resolve import resolve
+from slidegrab.stages import Stage, StageContext, run_stage
+
+log = logging.getLogger("slidegrab")
+
+STAGES: tuple[Stage, ...] = (SlidesStage(), AudioStage(), SubtitlesStage(), MergeStage(), PdfStage())
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    output: Path
+    net: NetConfig
+    jobs: int = 2
+    referer: str | None = None
+    browser: bool = True
+
+
+@dataclass(frozen=True)
+class TalkResult:
+    url: str
+    status: str  # "done" (work was done), "complete" (nothing left to do), "failed"
+    talk_id: str | None = None
+    title: str | None = None
+    folder: Path | None = None
+    error: str | None = None
+
+
+class SharedBrowser:
+    """One headless Chromium for the whole batch, started on first use, used by one talk at a time."""
+
+    def __init__(self, net: NetConfig):
+        self._net, self._browser, self._lock = net, None, threading.Lock()
+
+    def resolve(self, url: str, referer: str | None = None):
+        with self._lock:
+            if self._browser is None:
+                from slidegrab.resolve.browser import BrowserResolver
+
+                self._browser = BrowserResolver(self._net)
+            return self._browser.resolve(url, referer=referer)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._browser is not None:
+                self._browser.close()
+
+
+class Batch:
+    def __init__(self, options: FetchOptions, display: Display):
+        self.options, self.display = options, display
+        self.archive = Archive(options.output)
+        self.session = options.net.session()
+        self.browser = SharedBrowser(options.net) if options.browser else None
+        self.cancel = threading.Event()
+
+    def run(self, urls: list[str]) -> list[TalkResult]:
+        self.display.start(len(urls))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk") as pool:
+                return list(pool.map(self.fetch_one, urls))
+        except KeyboardInterrupt:
+            self.cancel.set()
+            raise
+        finally:
+            self.display.stop()
+            if self.browser is not None:
+                self.browser.close()
+            self.session.close()
+
+    def fetch_one(self, url: str) -> TalkResult:
+        self.display.talk_started(url, url)
+        folder = None
+        try:
+            folder, resolved = self._folder(url)
+            worked = self._run_stages(url, folder) or resolved
+            talk = folder.talk
+            status = "done" if worked else "complete"
+            return TalkResult(url, status, talk.id, talk.title, folder.path)
+        except SlidegrabError as e:
+            log.debug("talk %s failed", url, exc_info=True)
+            talk = folder.talk if folder else None
+            return TalkResult(url, "failed", talk and talk.id, talk and talk.title, folder and folder.path, str(e))
+        except Exception as e:  # a bug in one talk must not stop the batch
+            log.exception("internal error on %s", url)
+            return TalkResult(url, "failed", error=f"internal error: {type(e).__name__}: {e} (run with -v)")
+        finally:
+            self.display.talk_finished(url)
+
+    def _folder(self, url: str) -> tuple[TalkFolder, bool]:
+        if folder := self.archive.find(url):
+            return folder, False
+        self.display.talk_progress(url, "resolving", None, None)
+        talk = resolve(url, self.options.net, referer=self.options.referer, session=self.session, browser=self.browser)
+        return self.archive.create(talk, url), True
+
+    def _run_stages(self, url: str, folder: TalkFolder) -> bool:
+        ctx = StageContext(
+            net=self.options.net,
+            session=self.session,
+            progress=lambda stage, done=None, total=None: self.display.talk_progress(url, stage, done, total),
+            cancel=self.cancel,
+        )
+        worked = False
+        try:
+            for stage in STAGES:
+                if self.cancel.is_set():
+                    raise SlidegrabError("interrupted", url=url)
+                self.display.talk_progress(url, stage.name, None, None)
+                worked |= run_stage(stage, folder, ctx)
+        finally:
+            if worked and folder.state.get("slides") != (table := slide_table(folder)):
+                folder.update(slides=table)
+        return worked
+
+
+class ArchiveLock:
+    """One fetch at a time per archive: a second one is refused with a clear message."""
+
+    def __init__(self, root: Path):
+        self.path = Path(root) / ".slidegrab.lock"
+
+    def __enter__(self) -> ArchiveLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UsageError(f"cannot write to the archive {self.path.parent}: {e.strerror}") from e
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self._fd)
+            raise UsageError(
+                f"another slidegrab fetch (pid {owner}) is working on {self.path.parent}",
+                hint="wait for it to finish, or use another --output",
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[TalkResult]:
+    """Fetch every talk into the archive; the per-talk results, in input order."""
+    with ArchiveLock(options.output):
+        return Batch(options, display).run(urls)
