@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from slidegrab.talk import Talk, temp_path, write_json_atomic
 from slidegrab.urls import parse_talk_url, slugify
 
 FORMAT = 1
+TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.part")  # what talk.temp_path makes
 TALK_JSON = "talk.json"
 
 
@@ -63,6 +65,13 @@ class TalkFolder:
             stages = self.state.setdefault("stages", {})
             stages[name] = {"status": status, "at": now(), **info}
             write_json_atomic(self.path / TALK_JSON, self.state)
+
+    def sweep(self) -> list[Path]:
+        """Remove temporary files a killed run left behind (ours only: yt-dlp's .part files resume)."""
+        stale = [p for p in self.path.rglob(".*.part") if TEMP_NAME.fullmatch(p.name)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     @contextmanager
     def writing(self, relative: str) -> Iterator[Path]:

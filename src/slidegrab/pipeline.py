@@ -111,6 +111,7 @@ class Batch:
 
     def _folder(self, url: str) -> tuple[TalkFolder, bool]:
         if folder := self.archive.find(url):
+            folder.sweep()
             return folder, False
         self.display.talk_progress(url, "resolving", None, None)
         talk = resolve(url, self.options.net, referer=self.options.referer, session=self.session, browser=self.browser)
