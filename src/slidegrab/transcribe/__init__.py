@@ -1,0 +1,1 @@
+"""Transcription: Whisper engines behind one interface, slide-aware chunks and prompts, writers."""
