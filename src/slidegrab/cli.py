@@ -32,24 +32,35 @@ def network_options(fn):
     return fn
 
 
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    obj = ctx.find_root().ensure_object(dict)
+    obj[param.name] = obj.get(param.name, False) or value
+    verbose = obj.get("verbose", False)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("urllib3", "selenium"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+def verbosity_options(fn):
+    """-v and -q, accepted before or after the command name."""
+    for flags, name, text in (
+        (("-q", "--quiet"), "quiet", "No progress display."),
+        (("-v", "--verbose"), "verbose", "Log every request; show tracebacks."),
+    ):
+        fn = click.option(*flags, name, is_flag=True, expose_value=False, callback=_set_verbosity, help=text)(fn)
+    return fn
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log every request; show tracebacks.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@verbosity_options
 @click.version_option(__version__, prog_name="slidegrab")
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def cli() -> None:
     """Archive SlidesLive conference talks: slides, audio, a synced MP4, transcripts, search."""
-    ctx.obj = {"verbose": verbose, "quiet": quiet}
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
-        logging.getLogger("selenium").setLevel(logging.ERROR)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
 
 
 @cli.command()
+@verbosity_options
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print the Talk as JSON.")
 @click.option("--referer", metavar="URL", help="The page that embeds the talk (for embed-only talks).")
@@ -69,6 +80,7 @@ def resolve(url: str, as_json: bool, referer: str | None, browser: bool, proxy: 
 
 
 @cli.command()
+@verbosity_options
 @click.argument("page_url")
 @click.option("--json", "as_json", is_flag=True, help="Print the URLs as a JSON list.")
 @network_options
@@ -103,6 +115,7 @@ def fetch_options(fn):
 
 
 @cli.command()
+@verbosity_options
 @click.argument("urls", nargs=-1, metavar="[URLS_FILE | URL ...]")
 @fetch_options
 @click.option("--referer", metavar="URL", help="The page that embeds the talks (for embed-only talks).")
@@ -121,12 +134,13 @@ def fetch(ctx, urls, output, jobs, referer, browser, proxy, ca_bundle) -> None:
     talks = gather_urls(urls or ["-"], sys.stdin if "-" in urls or not urls else ())
     net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
     options = FetchOptions(output, net, jobs, validate_url(referer) if referer else None, browser)
-    results = run_fetch(talks, options, choose_display(ctx.obj["quiet"]))
+    results = run_fetch(talks, options, choose_display(ctx.find_root().obj["quiet"]))
     print_summary(results, output)
     ctx.exit(0 if all(r.status != "failed" for r in results) else 1)
 
 
 @cli.command()
+@verbosity_options
 @fetch_options
 @click.pass_context
 def demo(ctx, output, jobs) -> None:
@@ -142,7 +156,7 @@ def demo(ctx, output, jobs) -> None:
     click.echo("Starting the offline SlidesLive replica (the first run generates its media) …", err=True)
     with Replica() as replica:
         net = NetConfig(proxy=replica.proxy_url, ca_bundle=replica.ca_path)
-        results = run_fetch(demo_urls(), FetchOptions(output, net, jobs), choose_display(ctx.obj["quiet"]))
+        results = run_fetch(demo_urls(), FetchOptions(output, net, jobs), choose_display(ctx.find_root().obj["quiet"]))
     print_summary(results, output)
     done = [r for r in results if r.folder and r.status != "failed"]
     if done:

@@ -144,10 +144,31 @@ def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...]
     try:
         response = session.get(url, **kw)
     except requests.RequestException as e:
-        reason = type(e).__name__ if not str(e) else str(e).split(":")[-1].strip() or type(e).__name__
-        raise NetworkError(
-            f"could not fetch the {what}: {reason}", url=url, hint="check --proxy and the network"
-        ) from e
+        raise NetworkError(f"could not fetch the {what}: {reason(e)}", url=url, hint=RETRY_HINT) from e
     if response.status_code not in ok:
         raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
     return response
+
+
+RETRY_HINT = "check --proxy and the network, then run again"
+_REASONS = (
+    ("CERTIFICATE_VERIFY_FAILED", "its certificate is not trusted (give a TLS-inspecting proxy's CA with --ca-bundle)"),
+    ("Name or service not known", "the host name does not resolve"),
+    ("Temporary failure in name resolution", "the host name does not resolve"),
+    ("Tunnel connection failed", "the proxy refused the connection"),
+    ("Connection refused", "the connection was refused"),
+    ("Connection reset", "the connection was reset"),
+    ("timed out", "it timed out"),
+    ("IncompleteRead", "the transfer was cut short"),
+)
+
+
+def reason(error: BaseException) -> str:
+    """A short, human reason for a failed request (urllib3 wraps the cause a few levels deep)."""
+    text = str(error)
+    for marker, short in _REASONS:
+        if marker in text:
+            return short
+    inner = error.args[0] if error.args and isinstance(error.args[0], BaseException) else error
+    inner = getattr(inner, "reason", inner)
+    return (str(inner).rsplit(": ", 1)[-1].strip(" '\")") or type(inner).__name__)[:200]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from slidegrab.talk import Talk
+
+
+def _console() -> Console:
+    """Rich on a terminal; when piped, wide enough that rows are not folded (grep-friendly)."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _clock(seconds: float | None) -> str:
@@ -17,7 +24,7 @@ def _clock(seconds: float | None) -> str:
 
 
 def print_talk(talk: Talk, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or _console()
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
@@ -49,7 +56,7 @@ def print_talk(talk: Talk, console: Console | None = None) -> None:
 
 
 def print_urls(page_url: str, urls: list[str], console: Console | None = None) -> None:
-    console = console or Console(highlight=False, stderr=False)
+    console = console or _console()
     for url in urls:
         console.print(url, markup=False, soft_wrap=True)
     Console(stderr=True).print(f"{len(urls)} talk(s) on {page_url}", markup=False)
@@ -60,7 +67,7 @@ STATUS = {"done": "[green]done[/]", "complete": "[cyan]skipped[/] (already compl
 
 def print_summary(results, archive, console: Console | None = None) -> None:
     """The batch's table: one row per talk, done / skipped / failed and why."""
-    console = console or Console(highlight=False)
+    console = console or _console()
     table = Table("talk", "status", "folder or error", title=f"slidegrab: {archive}")
     table.columns[2].overflow = "fold"
     for r in results:
