@@ -95,6 +95,7 @@ class Batch:
         folder = None
         try:
             folder, resolved = self._folder(url)
+            self.display.talk_named(url, f"{folder.talk.id} {folder.talk.title}")
             worked = self._run_stages(url, folder) or resolved
             talk = folder.talk
             status = "done" if worked else "complete"

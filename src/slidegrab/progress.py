@@ -16,6 +16,7 @@ class Display:
 
     def start(self, total: int) -> None: ...
     def talk_started(self, key: str, label: str) -> None: ...
+    def talk_named(self, key: str, label: str) -> None: ...
     def talk_progress(self, key: str, stage: str, done: float | None, total: float | None) -> None: ...
     def talk_finished(self, key: str) -> None: ...
     def stop(self) -> None: ...
@@ -24,35 +25,39 @@ class Display:
 class RichDisplay(Display):
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            TextColumn("{task.description}", markup=False),
+            TextColumn("{task.description:<44.44}", markup=False),
             BarColumn(),
-            MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}", markup=False),
+            TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
         )
-        self._download_column = DownloadColumn()
+        self._total = 0
         self._tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._batch = None
 
     def start(self, total: int) -> None:
         self._progress.start()
-        self._batch = self._progress.add_task("talks", total=total, detail="")
+        self._total = total
+        self._batch = self._progress.add_task("talks", total=total, detail=f"0/{total} talks")
 
     def talk_started(self, key: str, label: str) -> None:
         with self._lock:
-            self._tasks[key] = self._progress.add_task(label[:48], total=None, detail="resolving")
+            self._tasks[key] = self._progress.add_task(label, total=None, detail="resolving")
+
+    def talk_named(self, key: str, label: str) -> None:
+        if (task := self._tasks.get(key)) is not None:
+            self._progress.update(task, description=label)
 
     def talk_progress(self, key: str, stage: str, done: float | None, total: float | None) -> None:
-        task = self._tasks.get(key)
-        if task is None:
+        if (task := self._tasks.get(key)) is None:
             return
-        detail = stage if done is None else f"{stage} {_amount(stage, done)}"
-        self._progress.update(task, completed=done or 0, total=total, detail=detail)
+        detail = stage if done is None else f"{stage} {_amount(stage, done, total)}"
+        self._progress.update(task, completed=done or 0, total=total if done is not None else None, detail=detail)
 
     def talk_finished(self, key: str) -> None:
         with self._lock:
@@ -60,15 +65,19 @@ class RichDisplay(Display):
         if task is not None:
             self._progress.remove_task(task)
         self._progress.advance(self._batch)
+        done = int(self._progress.tasks[0].completed)
+        self._progress.update(self._batch, detail=f"{done}/{self._total} talks")
 
     def stop(self) -> None:
         self._progress.stop()
 
 
-def _amount(stage: str, done: float) -> str:
+def _amount(stage: str, done: float, total: float | None) -> str:
     if stage == "audio":
-        return f"{done / 1e6:.1f} MB"
-    return f"{int(done)}"
+        return f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+    if stage == "transcribe":
+        return f"{done:.0f}/{total:.0f} s" if total else f"{done:.0f} s"
+    return f"{int(done)}/{int(total)}" if total else f"{int(done)}"
 
 
 def choose_display(quiet: bool, stream=None) -> Display:
