@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Puts slidegrab's system packages in place on Debian/Ubuntu: Chromium and its driver (the browser
-# resolver), ffmpeg (merge, media probing), espeak-ng (the replica's speech), fonts (slide text).
+# resolver), ffmpeg (merge, media probing), tesseract (slide OCR), espeak-ng (the replica's speech),
+# fonts (slide text).
 # Used alike by README.md, .ci/run (through scripts/test.sh) and the Dockerfile.
 set -euo pipefail
 
-PACKAGES=(chromium chromium-driver ffmpeg espeak-ng fonts-dejavu-core ca-certificates)
+PACKAGES=(chromium chromium-driver ffmpeg tesseract-ocr espeak-ng fonts-dejavu-core ca-certificates)
 
 if [ "$(id -u)" -ne 0 ]; then
     exec sudo --preserve-env=DEBIAN_FRONTEND "$0" "$@"
@@ -22,7 +23,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for tool in chromium chromedriver ffmpeg ffprobe espeak-ng; do
+for tool in chromium chromedriver ffmpeg ffprobe tesseract espeak-ng; do
     command -v "$tool" >/dev/null || { echo "install-system-deps: $tool missing after install" >&2; exit 1; }
 done
 echo "installed: ${missing[*]}"

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-system-deps.sh
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# torch first, pinned: 2.13.0 is the CPU build; left to itself, openai-whisper would pull GBs of CUDA torch
+python3 -m pip install --quiet --disable-pip-version-check torch==2.13.0
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test,openai-whisper]'
 python3 -m ruff check src tests scripts
 python3 -m pytest "$@"
