@@ -128,6 +128,8 @@ def test_kill_during_merge(replica, reference, tmp_path, net_args):
     replica.log.clear()
     result = rerun(tmp_path, net_args)
     assert result.returncode == 0, result.stdout
-    assert replica.log.entries == []  # everything downloaded was complete: only the merge was redone
+    # everything downloaded was complete: only the merge was redone (a stall injected by an earlier test may
+    # still answer its long-gone client meanwhile; it is not a request of this run)
+    assert [e for e in replica.log.entries if e.fault != "stall"] == []
     assert fingerprint(folder(tmp_path)) == reference
     assert not list(folder(tmp_path).glob(".*.part"))
