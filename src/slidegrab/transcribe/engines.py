@@ -1,0 +1,296 @@
+"""Whisper engines behind one interface, and faster-whisper, the default one.
+
+An engine takes the audio and the chunks (slide intervals, each with its own prompt) and returns a lazy
+iterator of segments and a ``TranscriptInfo``. Each chunk is decoded on its own, with its own prompt and no
+conditioning on text from other slides, so every segment belongs to the slide of the chunk it came from.
+``load_engine`` keeps one loaded model per (engine, model, device, compute type) for the whole process.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from slidegrab.errors import MediaError, UsageError
+from slidegrab.transcribe import chunks as chunking
+from slidegrab.transcribe.model import Chunk, Segment, TranscriptInfo, TranscriptOptions, Word
+from slidegrab.transcribe.models import ModelError, faster_whisper_model
+
+ENGINES = {
+    "faster-whisper": "slidegrab.transcribe.engines:FasterWhisperEngine",
+    "openai-whisper": "slidegrab.transcribe.openai_engine:OpenAIWhisperEngine",
+}
+SAMPLE_RATE = 16000
+LANGUAGE_SPEECH_S = 30.0  # language detection listens to this much speech around the middle of the talk
+LOADS: Counter = Counter()  # (engine, model, model_dir, device, compute_type) → times loaded in this process
+_CACHE: dict[tuple, Engine] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class Engine(Protocol):
+    name: str
+
+    def transcribe(
+        self, audio: Path, chunks: list[Chunk], options: TranscriptOptions
+    ) -> tuple[Iterator[Segment], TranscriptInfo]: ...
+
+
+def load_engine(options: TranscriptOptions) -> Engine:
+    """The engine and model ``options`` ask for, loaded once per process (thread-safe)."""
+    if options.engine not in ENGINES:
+        raise UsageError(f"unknown engine {options.engine!r}", hint=f"one of {', '.join(ENGINES)}")
+    device = resolve_device(options.device)
+    key = (options.engine, options.model, options.model_dir, device, options.compute_type)
+    with _CACHE_LOCK:  # a second talk asking for the same model waits for the first load
+        if key not in _CACHE:
+            module, _, name = ENGINES[options.engine].partition(":")
+            cls = getattr(importlib.import_module(module), name)
+            _CACHE[key] = cls(options.model, device, options.compute_type, model_dir=options.model_dir)
+            LOADS[key] += 1
+        return _CACHE[key]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when CTranslate2 sees a CUDA device, else ``cpu``."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}", hint="auto, cpu or cuda")
+    if device != "auto":
+        return device
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # a broken CUDA install must not stop CPU transcription
+        return "cpu"
+
+
+class FasterWhisperEngine:
+    """faster-whisper (CTranslate2): int8 on CPU, float16 on GPU; on GPU the chunks are decoded in batches."""
+
+    name = "faster-whisper"
+    batch_size = 8
+
+    def __init__(
+        self,
+        model_path_or_name: str | None,
+        device: str = "auto",
+        compute_type: str = "default",
+        *,
+        model_dir: str | None = None,
+        batched: bool | None = None,
+    ):
+        from faster_whisper import WhisperModel
+
+        self.model_name, path = faster_whisper_model(model_path_or_name, model_dir)
+        self.device = resolve_device(device)
+        self.compute_type = compute_type if compute_type != "default" else _default_compute(self.device)
+        try:
+            self.model = WhisperModel(str(path), device=self.device, compute_type=self.compute_type)
+        except (RuntimeError, ValueError) as error:
+            raise ModelError(f"cannot load model {self.model_name} on {self.device}: {error}") from None
+        self.batched = self.device == "cuda" if batched is None else batched
+
+    def transcribe(
+        self, audio: Path, chunks: list[Chunk], options: TranscriptOptions
+    ) -> tuple[Iterator[Segment], TranscriptInfo]:
+        samples = _decode(audio)
+        duration = len(samples) / SAMPLE_RATE
+        speech = speech_ranges(samples) if options.vad else [(0.0, duration)]
+        chunks = chunking.snap_to_silence(chunking.cover(chunks, duration), speech)
+        language, probability = self._language(samples, speech, options.language)
+        info = TranscriptInfo(
+            self.name, self.model_name, self.device, self.compute_type, language, probability, duration, len(chunks)
+        )
+        info.speech = speech if options.vad else None  # type: ignore[attr-defined]  # for the quality figures
+        windows = [(c, w, chunking.overlap(w, speech)) for c in chunks if (w := chunking.speech_window(c, speech))]
+        decode = self._batched if self.batched else self._sequential
+        return _placed(decode(samples, windows, language, options)), info
+
+    def _language(self, samples: Any, speech: list[tuple[float, float]], wanted: str | None) -> tuple[str, float]:
+        """English for an English-only model, else ``wanted``, else detected once from speech in the middle."""
+        if not self.model.model.is_multilingual:
+            return "en", 1.0
+        if wanted:
+            return wanted, 1.0
+        import numpy as np
+
+        ranges = chunking.around_middle(speech, len(samples) / SAMPLE_RATE, LANGUAGE_SPEECH_S)
+        piece = np.concatenate([samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in ranges])
+        if len(piece) < SAMPLE_RATE // 10:  # no audio to listen to (and so nothing to transcribe either)
+            return "en", 0.0
+        language, probability, _ = self.model.detect_language(piece)
+        return language, float(probability)
+
+    def _sequential(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
+        """Each chunk's speech decoded alone with its own prompt (times relative to the window start). When
+        the prompted text covers under half of the speech, the chunk is decoded again without its prompt and
+        the fuller result kept: a prompt can lead a small model to stop after a word or two."""
+        for chunk, (start, end), speech in windows:
+            piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            found = self._decode(piece, chunk.prompt, language, options)
+            if chunk.prompt and _spoken(found) < RETRY_BELOW * speech:
+                found = max(found, self._decode(piece, "", language, options), key=_spoken)
+            for segment in found:
+                yield chunk, start, segment
+
+    def _decode(self, piece: Any, prompt: str, language: str, options: TranscriptOptions) -> list[Any]:
+        from faster_whisper.vad import VadOptions
+
+        segments, _ = self.model.transcribe(
+            piece,
+            language=language,
+            beam_size=options.beam_size,
+            initial_prompt=prompt or None,
+            condition_on_previous_text=False,
+            vad_filter=options.vad,
+            vad_parameters=VadOptions(**VAD),
+            word_timestamps=True,
+        )
+        return list(segments)
+
+    def _batched(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
+        """All chunks through the batched pipeline, each batch element with its own chunk's prompt."""
+        if not windows:
+            return
+        clips = [{"start": a, "end": b} for _, (a, b), _ in windows]
+        fps = self.model.frames_per_second
+        by_seek = {int(int(a * SAMPLE_RATE) / SAMPLE_RATE * fps): c for c, (a, _), _ in windows}
+        pipeline = _pipeline_class()(self.model, {int(a * SAMPLE_RATE): c.prompt for c, (a, _), _ in windows})
+        segments, _ = pipeline.transcribe(
+            samples,
+            language=language,
+            clip_timestamps=clips,
+            batch_size=self.batch_size,
+            beam_size=options.beam_size,
+            word_timestamps=True,
+        )
+        for segment in segments:
+            yield by_seek[segment.seek], 0.0, segment
+
+
+VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}  # Silero settings: cut pauses of half a second
+
+
+RETRY_BELOW = 0.5  # a prompted chunk whose segments span less than this share of its speech is redone unprompted
+
+
+def _spoken(segments: list[Any]) -> float:
+    """Seconds the decoded segments span."""
+    return sum(s.end - s.start for s in segments)
+
+
+def speech_ranges(samples: Any) -> list[tuple[float, float]]:
+    """Where Silero VAD hears speech, in seconds."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    found = get_speech_timestamps(samples, VadOptions(**VAD), sampling_rate=SAMPLE_RATE)
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found]
+
+
+def _decode(audio: Path) -> Any:
+    from faster_whisper import decode_audio
+
+    try:
+        return decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
+    except Exception as error:  # PyAV raises its own error classes for unreadable media
+        raise MediaError(f"cannot decode {Path(audio).name}: {error}") from None
+
+
+def _default_compute(device: str) -> str:
+    return "float16" if device == "cuda" else "int8"
+
+
+def _placed(raw: Iterator[tuple[Chunk, float, Any]]) -> Iterator[Segment]:
+    """Engine segments in talk time, kept inside their chunk, each starting no earlier than the last ended."""
+    last = 0.0
+    for chunk, offset, seg in raw:
+        low = max(chunk.start, last)
+        start, end = _clamp(offset + seg.start, low, chunk.end), _clamp(offset + seg.end, low, chunk.end)
+        words, floor = [], start
+        for w in seg.words or ():
+            begin = _clamp(offset + w.start, floor, chunk.end)
+            floor = _clamp(offset + w.end, begin, chunk.end)
+            words.append(Word(begin, floor, w.word, float(w.probability)))
+        last = max(end, floor)
+        yield Segment(
+            start,
+            last,
+            seg.text,
+            chunk.slide,
+            tuple(words),
+            float(seg.avg_logprob),
+            float(seg.no_speech_prob),
+            float(seg.compression_ratio),
+        )
+
+
+def _clamp(t: float, low: float, high: float) -> float:
+    return round(min(max(float(t), low), high), 3)
+
+
+@functools.cache
+def _pipeline_class() -> type:
+    """``PromptedPipeline``, defined on first use so that importing this module does not import faster-whisper."""
+    from faster_whisper import BatchedInferencePipeline
+
+    class PromptedPipeline(BatchedInferencePipeline):
+        """faster-whisper's batched pipeline, each batch element decoded with its own chunk's prompt.
+
+        Upstream builds one prompt and hands CTranslate2 a copy per element, though CTranslate2's ``generate``
+        takes a prompt per element. This pipeline lets upstream do everything else and, for the duration of
+        its call, puts a stand-in for the CTranslate2 model in place whose ``generate`` uses our prompts.
+        """
+
+        def __init__(self, model: Any, prompts: dict[int, str]):
+            super().__init__(model)
+            self.prompts = prompts  # chunk start in samples → prompt text
+            self.batch: list[str] = []
+
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            self.batch = [self.prompts.get(round(m["offset"] * SAMPLE_RATE), "") for m in chunks_metadata]
+            return super().forward(features, tokenizer, chunks_metadata, options)
+
+        def generate_segment_batched(self, features, tokenizer, options):
+            prompts = _batch_prompts(self.model, tokenizer, self.batch, options.without_timestamps)
+            with _SWAP:
+                real = self.model.model
+                self.model.model = _PromptedGenerate(real, prompts)
+                try:
+                    return super().generate_segment_batched(features, tokenizer, options)
+                finally:
+                    self.model.model = real
+
+    return PromptedPipeline
+
+
+_SWAP = threading.Lock()  # the stand-in replaces the shared model's CTranslate2 handle for one call at a time
+
+
+class _PromptedGenerate:
+    """Delegates everything to a CTranslate2 Whisper model, except that ``generate`` uses fixed prompts."""
+
+    def __init__(self, inner: Any, prompts: list[list[int]]):
+        self._inner, self._prompts = inner, prompts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def generate(self, features: Any, _shared_prompts: Any, **kwargs: Any) -> Any:
+        return self._inner.generate(features, self._prompts, **kwargs)
+
+
+def _batch_prompts(model: Any, tokenizer: Any, texts: list[str], without_timestamps: bool) -> list[list[int]]:
+    """One token prompt per element, left-padded with spaces: CTranslate2 wants <|startoftranscript|> at the
+    same position in every prompt of a batch."""
+    previous = [tokenizer.encode(" " + t.strip()) if t.strip() else [] for t in texts]
+    longest = max(map(len, previous), default=0)
+    space = tokenizer.encode(" ")
+    return [
+        model.get_prompt(tokenizer, space * (longest - len(p)) + p, without_timestamps=without_timestamps)
+        for p in previous
+    ]
