@@ -167,3 +167,78 @@ def test_output_that_is_a_file_is_refused(tmp_path, net_args):
     result = slidegrab("fetch", "https://slideslive.com/38990101", "-o", str(target), *net_args)
     assert result.returncode == 2
     assert target.read_text() == "x"
+
+
+# --- transcription and search, on the same batch (fetch transcribes by default) ---
+
+
+@pytest.mark.parametrize("fixture", GOOD, ids=lambda f: f.id)
+def test_transcript(batch, fixture):
+    folder = folder_of(batch[0], fixture)
+    state = json.loads((folder / "talk.json").read_text())
+    assert state["stages"]["transcribe"]["status"] == "done"
+    quality = state["stages"]["transcribe"]["quality"]
+    assert {"avg_logprob", "no_speech_ratio", "compression_ratio"} <= set(quality)
+    transcript = json.loads((folder / "transcript.json").read_text())
+    segments = transcript["segments"]
+    assert segments, "the replica's talks all speak"
+    duration = state["stages"]["audio"]["duration"]
+    starts = [s["start"] for s in segments]
+    assert starts == sorted(starts)
+    intervals = {row["index"]: (0.0 if row["index"] == 1 else row["start"], row["end"]) for row in state["slides"]}
+    for s in segments:
+        assert 0 <= s["start"] <= s["end"] <= duration + 0.05
+        begin, end = intervals[s["slide"]]
+        assert begin - 0.05 <= (s["start"] + s["end"]) / 2 <= end + 0.05, s  # each segment lies on its slide
+    lines = (folder / "transcript.txt").read_text().splitlines()
+    assert len(lines) == len(segments)
+    assert all(line[:1] == "[" and line[9:11] == "] " for line in lines)
+    for name in ("transcript.srt", "transcript.vtt", "slides.txt"):
+        assert (folder / name).stat().st_size > 0
+    subtitles = [s for s in probe(folder / "slides-video.mp4")["streams"] if s["codec_type"] == "subtitle"]
+    assert subtitles
+    assert {s["codec_name"] for s in subtitles} == {"mov_text"}
+
+
+def search(out: Path, query: str) -> list[dict]:
+    result = slidegrab("search", query, "-o", str(out), "--json", "-n", "5")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("query", "talk_id"),
+    [('"k-winners-take-all"', "38990101"), ('"radial basis function"', "38925901"), ("InfoNCE", "39012305")],
+)
+def test_search_ranks_the_talk_that_says_it_first(batch, query, talk_id):
+    hits = search(batch[0], query)
+    assert hits
+    assert hits[0]["talk_id"] == talk_id
+    assert hits[0]["mp4"].endswith("slides-video.mp4")
+
+
+def test_search_of_speech_gives_time_and_slide(batch):
+    hits = [h for h in search(batch[0], '"Lipschitz continuity"') if h["kind"] == "speech"]
+    assert hits
+    assert hits[0]["talk_id"] == "38990101"
+    assert hits[0]["slide"] == 2
+    assert 4.0 <= hits[0]["start"] <= 9.0
+
+
+def test_malformed_query_is_one_line(batch):
+    result = slidegrab("search", '"unbalanced', "-o", str(batch[0]))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_index_survives_deletion_and_rebuilds_identically(batch):
+    out = batch[0]
+    before = [search(out, q) for q in ("adversarial", "Gaussian", "diffusion*")]
+    (out / "library.db").unlink()
+    for leftover in out.glob("library.db-*"):
+        leftover.unlink()
+    result = slidegrab("index", "--rebuild", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"indexed {len(GOOD) + 1} talk(s)" in result.stdout  # the YouTube talk's slides are indexed too
+    assert [search(out, q) for q in ("adversarial", "Gaussian", "diffusion*")] == before

@@ -24,7 +24,7 @@ SLIDES_HOST = "slideslive-slides.b-cdn.net"
 
 def start_fetch(out: Path, net_args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "slidegrab", "fetch", URL, "-o", str(out), "-j", "1", *net_args],
+        [sys.executable, "-m", "slidegrab", "fetch", URL, "-o", str(out), "-j", "1", "--no-transcribe", *net_args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: kill -9 takes ffmpeg and Chromium with it
@@ -47,7 +47,7 @@ def folder(out: Path) -> Path:
 
 def rerun(out: Path, net_args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "slidegrab", "fetch", URL, "-o", str(out), *net_args],
+        [sys.executable, "-m", "slidegrab", "fetch", URL, "-o", str(out), "--no-transcribe", *net_args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -114,16 +114,70 @@ def fetch_options(fn):
     return fn
 
 
+def transcript_options(fn):
+    """Whisper settings, shared by fetch and transcribe; they build a TranscriptOptions."""
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(["faster-whisper", "openai-whisper"]),
+            default="faster-whisper",
+            show_default=True,
+            help="Whisper implementation.",
+        ),
+        click.option("--model", metavar="NAME|PATH", help="Whisper model (default: the bundled tiny.en)."),
+        click.option("--model-dir", type=click.Path(file_okay=False), help="Where named models are cached."),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            default="auto",
+            show_default=True,
+            help="auto: CUDA when present.",
+        ),
+        click.option(
+            "--compute-type",
+            default="default",
+            show_default=True,
+            help="faster-whisper precision: int8 on CPU, float16 on GPU by default.",
+        ),
+        click.option("--language", metavar="CODE", help="Spoken language (default: detected mid-talk)."),
+        click.option(
+            "--slide-prompts/--no-slide-prompts",
+            default=True,
+            show_default=True,
+            help="Prompt Whisper with each slide's text while it is shown.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _transcript(engine, model, model_dir, device, compute_type, language, slide_prompts):
+    from slidegrab.transcribe.model import TranscriptOptions
+
+    return TranscriptOptions(
+        engine=engine,
+        model=model,
+        model_dir=model_dir,
+        device=device,
+        compute_type=compute_type,
+        language=language,
+        slide_prompts=slide_prompts,
+    )
+
+
 @cli.command()
 @verbosity_options
 @click.argument("urls", nargs=-1, metavar="[URLS_FILE | URL ...]")
 @fetch_options
 @click.option("--referer", metavar="URL", help="The page that embeds the talks (for embed-only talks).")
 @click.option("--browser/--no-browser", default=True, help="Fall back to headless Chromium when needed.")
+@click.option("--no-transcribe", is_flag=True, help="Skip slide OCR and Whisper (the index still gets titles).")
+@transcript_options
 @network_options
 @click.pass_context
-def fetch(ctx, urls, output, jobs, referer, browser, proxy, ca_bundle) -> None:
-    """Fetch every talk: slides, audio, the synced MP4, the PDF. Resumable: run it again to finish."""
+def fetch(ctx, urls, output, jobs, referer, browser, no_transcribe, proxy, ca_bundle, **whisper) -> None:
+    """Fetch every talk: slides, audio, the synced MP4, the PDF, the transcript, the index. Resumable."""
     from slidegrab.pipeline import FetchOptions
     from slidegrab.pipeline import fetch as run_fetch
     from slidegrab.progress import choose_display
@@ -133,7 +187,8 @@ def fetch(ctx, urls, output, jobs, referer, browser, proxy, ca_bundle) -> None:
         raise UsageError("no URLs given", hint="give talk URLs, a file of URLs, or - to read them from stdin")
     talks = gather_urls(urls or ["-"], sys.stdin if "-" in urls or not urls else ())
     net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
-    options = FetchOptions(output, net, jobs, validate_url(referer) if referer else None, browser)
+    transcript = None if no_transcribe else _transcript(**whisper)
+    options = FetchOptions(output, net, jobs, validate_url(referer) if referer else None, browser, transcript)
     results = run_fetch(talks, options, choose_display(ctx.find_root().obj["quiet"]))
     print_summary(results, output)
     ctx.exit(0 if all(r.status != "failed" for r in results) else 1)
@@ -163,6 +218,91 @@ def demo(ctx, output, jobs) -> None:
         click.echo(f"\nOpen {done[0].folder / 'slides-video.mp4'} in a video player (chapters jump slide by slide),")
         click.echo(f"or look at {output}/*/talk.json, slides/ and slides.pdf.")
     ctx.exit(0 if len(done) == len(results) else 1)
+
+
+@cli.command()
+@verbosity_options
+@click.argument("talk_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("slidegrab-archive"),
+    show_default=True,
+    help="Archive whose talks to transcribe when no TALK_DIR is given.",
+)
+@click.option("--force", is_flag=True, help="Transcribe again even when a transcript with this model exists.")
+@transcript_options
+@click.pass_context
+def transcribe(ctx, talk_dirs, output, force, **whisper) -> None:
+    """(Re)run transcription on talk folders, e.g. with a bigger model. Needs no network."""
+    from slidegrab.pipeline import transcribe_folders
+    from slidegrab.progress import choose_display
+
+    folders = list(talk_dirs) or sorted(p.parent for p in output.glob("*/talk.json"))
+    if not folders:
+        raise UsageError(f"no talk folders in {output}", hint="give TALK_DIRs, or the archive with -o")
+    results = transcribe_folders(
+        folders, _transcript(**whisper), choose_display(ctx.find_root().obj["quiet"]), force=force
+    )
+    print_summary(results, folders[0].parent)
+    ctx.exit(0 if all(r.status != "failed" for r in results) else 1)
+
+
+@cli.command()
+@verbosity_options
+@click.argument("query")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("slidegrab-archive"),
+    show_default=True,
+    help="The archive to search.",
+)
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many hits.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["speech", "slide", "title"]),
+    help="Only hits of this kind (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+def search(query, output, limit, kinds, as_json) -> None:
+    """Search the archive's transcripts, slide text and titles (FTS5 syntax: "phrases", prefix*, NEAR)."""
+    from slidegrab.library import Library, format_hit
+
+    with Library.for_archive(output) as library:
+        hits = library.search(query, limit=limit, kinds=kinds or None)
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    for hit in hits:
+        click.echo(format_hit(hit) + "\n")
+    click.echo(f"{len(hits)} hit(s) for {query!r} in {output}", err=True)
+
+
+@cli.command()
+@verbosity_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("slidegrab-archive"),
+    show_default=True,
+    help="The archive whose index to build.",
+)
+@click.option("--rebuild", is_flag=True, help="Rebuild library.db from the talk folders.")
+def index(output, rebuild) -> None:
+    """Build or update the archive's search index (library.db) from its talk folders."""
+    from slidegrab.library import Library
+
+    with Library.for_archive(output) as library:
+        count = (
+            library.rebuild() if rebuild else sum(1 for p in output.glob("*/talk.json") if library.add_talk(p.parent))
+        )
+    click.echo(f"indexed {count} talk(s) in {output / 'library.db'}")
 
 
 class _NoBrowser:

@@ -93,6 +93,10 @@ class Library:
             _replace(conn, record)
         return record[0][0]
 
+    def has_talk(self, talk_id: str) -> bool:
+        with self._lock, self._errors():
+            return self._connection().execute("SELECT 1 FROM talks WHERE id = ?", (talk_id,)).fetchone() is not None
+
     def remove_talk(self, talk_id: str) -> bool:
         """Drop a talk from the index; False when it was not there."""
         with self._transaction() as conn:

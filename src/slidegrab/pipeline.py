@@ -1,8 +1,10 @@
 """The batch: every stage for every talk, talks in parallel, resumable, with a summary.
 
-Each talk runs its stages in order (resolve → slides → audio → subtitles → merge → pdf) in a worker
-thread; ``jobs`` talks are in flight at once, so one talk downloads while another merges. A talk whose
-stages are all complete costs no network request. A failing talk is recorded and never stops the others.
+Each talk runs its stages in order (resolve → slides → audio → subtitles → merge → pdf → ocr → transcribe →
+subtitles-track), then is added to the archive's search index, in a worker thread; ``jobs`` talks are in
+flight at once, so one talk downloads while another merges or is transcribed. A talk whose stages are all
+complete costs no network request; a stage whose inputs were redone is redone too. A failing talk is
+recorded and never stops the others.
 """
 
 from __future__ import annotations
@@ -12,21 +14,42 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from slidegrab.archive import Archive, TalkFolder, slide_table
 from slidegrab.download import AudioStage, SlidesStage, SubtitlesStage
 from slidegrab.errors import SlidegrabError, UsageError
+from slidegrab.library import Library
 from slidegrab.merge import MergeStage, PdfStage
 from slidegrab.net import NetConfig
 from slidegrab.progress import Display
 from slidegrab.resolve import resolve
 from slidegrab.stages import Stage, StageContext, run_stage
+from slidegrab.transcribe.model import TranscriptOptions
+from slidegrab.transcribe.models import BUNDLED
+from slidegrab.transcribe.ocr import OcrStage
+from slidegrab.transcribe.stage import TranscribeStage
+from slidegrab.transcribe.subtitles import SubtitleTrackStage
 
 log = logging.getLogger("slidegrab")
 
-STAGES: tuple[Stage, ...] = (SlidesStage(), AudioStage(), SubtitlesStage(), MergeStage(), PdfStage())
+# what each stage reads: when one of these did work in this run, the stage is redone
+INPUTS = {
+    "merge": ("slides", "audio"),
+    "pdf": ("slides",),
+    "ocr": ("slides",),
+    "transcribe": ("audio", "ocr"),
+    "subtitles-track": ("merge", "transcribe", "subtitles"),
+}
+
+
+def build_stages(transcript: TranscriptOptions | None) -> tuple[Stage, ...]:
+    stages: list[Stage] = [SlidesStage(), AudioStage(), SubtitlesStage(), MergeStage(), PdfStage()]
+    if transcript is not None:  # slide OCR belongs to transcription: it feeds the prompts (and the index)
+        stages += [OcrStage(), TranscribeStage(transcript), SubtitleTrackStage()]
+    return tuple(stages)
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,7 @@ class FetchOptions:
     jobs: int = 2
     referer: str | None = None
     browser: bool = True
+    transcript: TranscriptOptions | None = field(default_factory=TranscriptOptions)  # None: --no-transcribe
 
 
 @dataclass(frozen=True)
@@ -72,12 +96,14 @@ class Batch:
     def __init__(self, options: FetchOptions, display: Display):
         self.options, self.display = options, display
         self.archive = Archive(options.output)
+        self.stages = build_stages(options.transcript)
         self.session = options.net.session()
         self.browser = SharedBrowser(options.net) if options.browser else None
         self.cancel = threading.Event()
 
     def run(self, urls: list[str]) -> list[TalkResult]:
         self.display.start(len(urls))
+        self.library = Library.for_archive(self.options.output)
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk") as pool:
                 return list(pool.map(self.fetch_one, urls))
@@ -89,6 +115,7 @@ class Batch:
             if self.browser is not None:
                 self.browser.close()
             self.session.close()
+            self.library.close()
 
     def fetch_one(self, url: str) -> TalkResult:
         self.display.talk_started(url, url)
@@ -97,6 +124,8 @@ class Batch:
             folder, resolved = self._folder(url)
             self.display.talk_named(url, f"{folder.talk.id} {folder.talk.title}")
             worked = self._run_stages(url, folder) or resolved
+            if worked or not self.library.has_talk(folder.talk.id):
+                self.library.add_talk(folder.path)
             talk = folder.talk
             status = "done" if worked else "complete"
             return TalkResult(url, status, talk.id, talk.title, folder.path)
@@ -125,17 +154,19 @@ class Batch:
             progress=lambda stage, done=None, total=None: self.display.talk_progress(url, stage, done, total),
             cancel=self.cancel,
         )
-        worked = False
+        redone: set[str] = set()
         try:
-            for stage in STAGES:
+            for stage in self.stages:
                 if self.cancel.is_set():
                     raise SlidegrabError("interrupted", url=url)
                 self.display.talk_progress(url, stage.name, None, None)
-                worked |= run_stage(stage, folder, ctx)
+                force = any(name in redone for name in INPUTS.get(stage.name, ()))
+                if run_stage(stage, folder, ctx, force=force):
+                    redone.add(stage.name)
         finally:
-            if worked and folder.state.get("slides") != (table := slide_table(folder)):
+            if redone and folder.state.get("slides") != (table := slide_table(folder)):
                 folder.update(slides=table)
-        return worked
+        return bool(redone)
 
 
 class ArchiveLock:
@@ -172,3 +203,54 @@ def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[Talk
     """Fetch every talk into the archive; the per-talk results, in input order."""
     with ArchiveLock(options.output):
         return Batch(options, display).run(urls)
+
+
+def transcribe_folders(
+    folders: list[Path], transcript: TranscriptOptions, display: Display, *, force: bool = False
+) -> list[TalkResult]:
+    """(Re)run slide OCR, transcription and the MP4's subtitle track on talk folders already fetched.
+
+    A talk whose transcript was made with the same engine and model is skipped unless ``force``; the model
+    is loaded once for all of them. Needs no network.
+    """
+    stages = (OcrStage(), TranscribeStage(transcript), SubtitleTrackStage())
+    net = NetConfig()
+    display.start(len(folders))
+    results = []
+    with Library.for_archive(folders[0].parent) if folders else nullcontext() as library:
+        for path in folders:
+            results.append(_transcribe_one(path, stages, transcript, net, display, library, force))
+    display.stop()
+    return results
+
+
+def _transcribe_one(path, stages, transcript, net, display, library, force) -> TalkResult:
+    key = str(path)
+    display.talk_started(key, path.name)
+    try:
+        folder = TalkFolder.load(path)
+        progress = lambda stage, done=None, total=None: display.talk_progress(key, stage, done, total)  # noqa: E731
+        ctx = StageContext(net, None, progress)
+        redone: set[str] = set()
+        for stage in stages:
+            again = any(name in redone for name in INPUTS.get(stage.name, ()))
+            if stage.name == "transcribe":
+                again = again or force or _other_model(folder, transcript)
+            if run_stage(stage, folder, ctx, force=again):
+                redone.add(stage.name)
+        if redone:
+            library.add_talk(path)
+        talk = folder.talk
+        return TalkResult(key, "done" if redone else "complete", talk.id, talk.title, path)
+    except (OSError, ValueError) as e:
+        return TalkResult(key, "failed", folder=path, error=f"{path} is not a talk folder of slidegrab ({e})")
+    except SlidegrabError as e:
+        return TalkResult(key, "failed", folder=path, error=str(e))
+    finally:
+        display.talk_finished(key)
+
+
+def _other_model(folder: TalkFolder, transcript: TranscriptOptions) -> bool:
+    """Whether the talk's transcript was made with another engine or model than the one asked for now."""
+    record = folder.stage("transcribe")
+    return (record.get("engine"), record.get("model")) != (transcript.engine, transcript.model or BUNDLED)

@@ -50,9 +50,10 @@ class Stage(ABC):
         """Do the work; return what talk.json records (include ``files``: paths relative to the folder)."""
 
 
-def run_stage(stage: Stage, folder: TalkFolder, ctx: StageContext) -> bool:
-    """Run ``stage`` unless it is complete; True when it did work. Failures are recorded, then raised."""
-    if stage.complete(folder):
+def run_stage(stage: Stage, folder: TalkFolder, ctx: StageContext, *, force: bool = False) -> bool:
+    """Run ``stage`` unless it is complete (or ``force``: its inputs changed); True when it did work.
+    Failures are recorded, then raised."""
+    if not force and stage.complete(folder):
         return False
     try:
         info = stage.run(folder, ctx)
