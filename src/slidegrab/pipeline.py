@@ -125,12 +125,14 @@ class Batch:
             self.display.talk_named(url, f"{folder.talk.id} {folder.talk.title}")
             worked = self._run_stages(url, folder) or resolved
             if worked or not self.library.has_talk(folder.talk.id):
-                self.library.add_talk(folder.path)
+                self._index(folder)
             talk = folder.talk
             status = "done" if worked else "complete"
             return TalkResult(url, status, talk.id, talk.title, folder.path)
         except SlidegrabError as e:
             log.debug("talk %s failed", url, exc_info=True)
+            if folder is not None:
+                self._index(folder)  # what it has (title, slides) is searchable, as a rebuild would make it
             talk = folder.talk if folder else None
             return TalkResult(url, "failed", talk and talk.id, talk and talk.title, folder and folder.path, str(e))
         except Exception as e:  # a bug in one talk must not stop the batch
@@ -138,6 +140,12 @@ class Batch:
             return TalkResult(url, "failed", error=f"internal error: {type(e).__name__}: {e} (run with -v)")
         finally:
             self.display.talk_finished(url)
+
+    def _index(self, folder: TalkFolder) -> None:
+        try:
+            self.library.add_talk(folder.path)
+        except SlidegrabError as e:  # the talk is on disk all the same; `slidegrab index --rebuild` retries
+            log.warning("%s", e)
 
     def _folder(self, url: str) -> tuple[TalkFolder, bool]:
         if folder := self.archive.find(url):
