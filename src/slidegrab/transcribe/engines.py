@@ -44,7 +44,7 @@ def load_engine(options: TranscriptOptions) -> Engine:
     """The engine and model ``options`` ask for, loaded once per process (thread-safe)."""
     if options.engine not in ENGINES:
         raise UsageError(f"unknown engine {options.engine!r}", hint=f"one of {', '.join(ENGINES)}")
-    device = resolve_device(options.device)
+    device = resolve_device(options.device, options.engine)
     key = (options.engine, options.model, options.model_dir, device, options.compute_type)
     with _CACHE_LOCK:  # a second talk asking for the same model waits for the first load
         if key not in _CACHE:
@@ -55,17 +55,22 @@ def load_engine(options: TranscriptOptions) -> Engine:
         return _CACHE[key]
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when CTranslate2 sees a CUDA device, else ``cpu``."""
+def resolve_device(device: str, engine: str = "faster-whisper") -> str:
+    """``auto`` → ``cuda`` when the engine's own runtime sees a CUDA device (CTranslate2 for faster-whisper,
+    torch for openai-whisper: a CPU build of torch on a GPU machine means cpu), else ``cpu``."""
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}", hint="auto, cpu or cuda")
     if device != "auto":
         return device
     try:
+        if engine == "openai-whisper":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
         import ctranslate2
 
         return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except Exception:  # a broken CUDA install must not stop CPU transcription
+    except Exception:  # a broken CUDA install (or no torch) must not stop CPU transcription
         return "cpu"
 
 
