@@ -15,7 +15,7 @@ from slidegrab.transcribe.engines import LOADS, FasterWhisperEngine, load_engine
 from slidegrab.transcribe.model import Chunk, Segment, TranscriptOptions
 from slidegrab.transcribe.models import BUNDLED, ModelError, bundled_model
 from slidegrab.transcribe.quality import drop_hallucinations
-from transcribe.wer import wer
+from slidegrab.transcribe.wer import wer
 
 DEMO = ["38990101", "38925901", "38925902"]  # the talks `slidegrab demo` fetches: jargon on every slide
 

@@ -22,7 +22,7 @@ from slidegrab.transcribe.ct2convert import ConversionError, _Taker, read_model_
 from slidegrab.transcribe.model import Chunk, TranscriptOptions
 from slidegrab.transcribe.models import ModelError, bundled_model
 from slidegrab.transcribe.openai_engine import CACHE_NAME, OpenAIWhisperEngine
-from transcribe.wer import wer
+from slidegrab.transcribe.wer import wer
 
 whisper = pytest.importorskip("whisper", reason="the openai-whisper extra is not installed")
 torch = pytest.importorskip("torch")

@@ -21,8 +21,8 @@ from slidegrab.transcribe.model import Segment, TranscriptOptions
 from slidegrab.transcribe.models import ModelError
 from slidegrab.transcribe.quality import drop_hallucinations, talk_quality
 from slidegrab.transcribe.stage import TranscribeStage
+from slidegrab.transcribe.wer import wer
 from slidegrab.urls import slugify
-from transcribe.wer import wer
 
 TALKS = ["38990101", "38922012", "38980107"]  # yoda; a direct MP4 file; a first slide at 4.2 s
 OCR = {"38990101", "38922012"}  # talks given slide texts as the OCR stage would record them
