@@ -249,3 +249,30 @@ def test_index_survives_deletion_and_rebuilds_identically(batch):
     assert result.returncode == 0, result.stderr
     assert f"indexed {len(GOOD) + 1} talk(s)" in result.stdout  # the YouTube talk's slides are indexed too
     assert [search(out, q) for q in ("adversarial", "Gaussian", "diffusion*")] == before
+
+
+@pytest.mark.parametrize("fixture", GOOD[:3], ids=lambda f: f.id)
+def test_slide_text_is_recorded_per_slide(batch, fixture):
+    state = json.loads((folder_of(batch[0], fixture) / "talk.json").read_text())
+    for row, slide in zip(state["slides"], fixture.slides, strict=True):
+        if slide.kind == "image":
+            assert slide.title.split()[0] in row["text"]
+
+
+def test_transcribe_again_with_another_engine_and_a_missing_model(batch, tmp_path):
+    import shutil
+
+    talk = tmp_path / folder_of(batch[0], GOOD[0]).name
+    shutil.copytree(folder_of(batch[0], GOOD[0]), talk)
+    before = (talk / "transcript.txt").read_text()
+    missing = slidegrab("transcribe", str(talk), "--model", "small", "--model-dir", str(tmp_path / "models"))
+    assert missing.returncode == 1
+    assert "small" in missing.stdout
+    assert (talk / "transcript.txt").read_text() == before  # nothing already written is lost
+    redone = slidegrab("transcribe", str(talk), "--engine", "openai-whisper")
+    assert redone.returncode == 0, redone.stdout + redone.stderr
+    state = json.loads((talk / "talk.json").read_text())
+    assert state["stages"]["transcribe"]["engine"] == "openai-whisper"
+    assert "k-winners-take-all" in (talk / "transcript.txt").read_text()
+    again = slidegrab("transcribe", str(talk), "--engine", "openai-whisper")
+    assert "Nothing to do" in again.stdout

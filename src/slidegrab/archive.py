@@ -140,14 +140,15 @@ class Archive:
 
 
 def slide_table(folder: TalkFolder) -> list[dict[str, Any]]:
-    """Slides with start/end seconds and files: the first covers from its own start (the merge shows it
-    from 0), each ends where the next begins, the last at the end of the audio (else of the talk)."""
+    """Slides with start/end seconds, files and OCR text: the first covers from its own start (the merge
+    shows it from 0), each ends where the next begins, the last at the end of the audio (else of the talk)."""
     talk = folder.talk
     files = folder.stage("slides").get("files") or [None] * len(talk.slides)
     end_of_talk = folder.stage("audio").get("duration") or talk.duration or 0.0
+    texts = folder.stage("ocr").get("texts") or [None] * len(talk.slides)
     starts = [s.start for s in talk.slides]
     ends = starts[1:] + [max(end_of_talk, starts[-1] if starts else 0.0)]
     return [
-        {"index": s.index, "start": s.start, "end": end, "file": file, "kind": s.kind}
-        for s, end, file in zip(talk.slides, ends, files, strict=True)
+        {"index": s.index, "start": s.start, "end": end, "file": file, "kind": s.kind, "text": text}
+        for s, end, file, text in zip(talk.slides, ends, files, texts, strict=True)
     ]

@@ -172,9 +172,15 @@ class Batch:
                 if run_stage(stage, folder, ctx, force=force):
                     redone.add(stage.name)
         finally:
-            if redone and folder.state.get("slides") != (table := slide_table(folder)):
-                folder.update(slides=table)
+            if redone:
+                refresh_slide_table(folder)
         return bool(redone)
+
+
+def refresh_slide_table(folder: TalkFolder) -> None:
+    """Keep talk.json's slide table (start/end, file, text per slide) in step with the stages' records."""
+    if folder.state.get("slides") != (table := slide_table(folder)):
+        folder.update(slides=table)
 
 
 class ArchiveLock:
@@ -247,6 +253,7 @@ def _transcribe_one(path, stages, transcript, net, display, library, force) -> T
             if run_stage(stage, folder, ctx, force=again):
                 redone.add(stage.name)
         if redone:
+            refresh_slide_table(folder)
             library.add_talk(path)
         talk = folder.talk
         return TalkResult(key, "done" if redone else "complete", talk.id, talk.title, path)
