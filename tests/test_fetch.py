@@ -276,3 +276,19 @@ def test_transcribe_again_with_another_engine_and_a_missing_model(batch, tmp_pat
     assert "k-winners-take-all" in (talk / "transcript.txt").read_text()
     again = slidegrab("transcribe", str(talk), "--engine", "openai-whisper")
     assert "Nothing to do" in again.stdout
+
+
+def test_url_list_from_stdin_fetches_each_talk_once(replica, tmp_path, net_args):
+    lines = "# two forms of one talk, a comment and a blank line\n\nhttps://slideslive.com/38912014\n"
+    lines += "https://slideslive.com/embed/presentation/38912014?embed_parent_url=https://example.org/\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "slidegrab", "fetch", "-", "-o", str(tmp_path), "--no-transcribe", *net_args],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 fetched" in result.stdout
+    assert len(list(tmp_path.glob("38912014-*"))) == 1
