@@ -8,17 +8,16 @@ is ``audio.m4a`` when the codec is AAC in an MP4 container, otherwise ``audio.<t
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yt_dlp
 from yt_dlp.utils import DownloadCancelled, DownloadError
 
+from slidegrab import ffmpeg
 from slidegrab.archive import TalkFolder
 from slidegrab.errors import MediaError, NetworkError, SlidegrabError
 from slidegrab.stages import Stage, StageContext
@@ -26,7 +25,6 @@ from slidegrab.talk import Talk
 
 log = logging.getLogger("slidegrab.audio")
 
-FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 MUXERS = {"m4a": "ipod", "mp4": "mp4", "webm": "webm", "mka": "matroska", "ogg": "ogg", "mp3": "mp3"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NETWORKISH = re.compile(r"HTTP Error|Unable to (download|connect)|timed out|Connection|Tunnel|resolve host", re.I)
@@ -182,25 +180,12 @@ def _audio_streams(streams: list[dict[str, Any]], path: Path, talk: Talk) -> dic
 
 
 def probe(path: Path, talk: Talk) -> dict[str, Any]:
-    command = ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise MediaError(f"talk {talk.id}: ffprobe cannot read {path.name}: {_last_line(done.stderr)}", url=talk.url)
-    return json.loads(done.stdout)
+    return ffmpeg.probe(path, url=talk.url)
 
 
 def run_ffmpeg(args: list[str], talk: Talk, doing: str, *, capture: bool = False) -> bytes:
     """Run ffmpeg (an argument list, no shell); a failure is a MediaError naming the talk and the step."""
-    done = subprocess.run([*FFMPEG, *args], capture_output=True, check=False)
-    if done.returncode != 0:
-        reason = _last_line(done.stderr.decode(errors="replace"))
-        raise MediaError(f"talk {talk.id}: ffmpeg failed {doing}: {reason}", url=talk.url)
-    return done.stdout if capture else b""
-
-
-def _last_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else "no message"
+    return ffmpeg.run_args(args, what=f"{doing} (talk {talk.id})", url=talk.url, capture=capture)
 
 
 class _YtdlpLog:

@@ -43,11 +43,20 @@ def last_line(stderr: bytes | str | None) -> str:
 
 def run(stream: Any, *, what: str, url: str | None = None) -> None:
     """Run an ffmpeg-python output stream (overwriting its output); ``what`` names the job for errors."""
-    args = ffmpeg.compile(stream.global_args(*QUIET), cmd=binary(), overwrite_output=True)
-    log.debug("running %s", shlex.join(args))
-    result = subprocess.run(args, capture_output=True, check=False)
+    _execute(ffmpeg.compile(stream.global_args(*QUIET), cmd=binary(), overwrite_output=True), what, url)
+
+
+def run_args(args: list[str], *, what: str, url: str | None = None, capture: bool = False) -> bytes:
+    """Run ffmpeg with plain arguments (overwriting its output); its stdout when ``capture``."""
+    return _execute([binary(), *QUIET, "-y", *args], what, url, capture)
+
+
+def _execute(command: list[str], what: str, url: str | None, capture: bool = False) -> bytes:
+    log.debug("running %s", shlex.join(command))
+    result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode != 0:
         raise MediaError(f"ffmpeg failed while {what}: {last_line(result.stderr)}", url=url)
+    return result.stdout if capture else b""
 
 
 def probe(path: Path, *, url: str | None = None, **options: Any) -> dict[str, Any]:
