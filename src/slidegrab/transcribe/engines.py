@@ -74,7 +74,55 @@ def resolve_device(device: str, engine: str = "faster-whisper") -> str:
         return "cpu"
 
 
-class FasterWhisperEngine:
+class ChunkedWhisper:
+    """What both engines share: the audio decoded once, speech found by VAD, chunk edges moved into
+    silences, the language settled once, every chunk decoded alone with its own prompt, and the segments
+    placed back in talk time on their chunk's slide. Subclasses load a model and say how to decode."""
+
+    name: str
+    model_name: str
+    device: str
+    compute_type: str
+
+    def transcribe(
+        self, audio: Path, chunks: list[Chunk], options: TranscriptOptions
+    ) -> tuple[Iterator[Segment], TranscriptInfo]:
+        """Lazy segments, each on its chunk's slide, and the info (language, duration, speech ranges)."""
+        samples = decode_audio(audio)
+        duration = len(samples) / SAMPLE_RATE
+        speech = speech_ranges(samples) if options.vad else [(0.0, duration)]
+        chunks = chunking.snap_to_silence(chunking.cover(chunks, duration), speech)
+        language, probability = self._language(samples, speech, options.language)
+        info = TranscriptInfo(
+            self.name, self.model_name, self.device, self.compute_type, language, probability, duration, len(chunks)
+        )
+        info.speech = speech if options.vad else None  # for the quality figures
+        windows = [(c, w, chunking.overlap(w, speech)) for c in chunks if (w := chunking.speech_window(c, speech))]
+        return placed_segments(self._decoder()(samples, windows, language, options)), info
+
+    def _decoder(self) -> Any:
+        return self._sequential
+
+    def _sequential(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
+        """Each chunk's speech decoded alone with its own prompt (times relative to the window start). When
+        the prompted text covers under half of the speech, the chunk is decoded again without its prompt and
+        the fuller result kept: a prompt can lead a small model to stop after a word or two."""
+        for chunk, (start, end), speech in windows:
+            piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            found = self._decode(piece, chunk.prompt, language, options)
+            if chunk.prompt and spoken_seconds(found) < RETRY_BELOW * speech:
+                found = max(found, self._decode(piece, "", language, options), key=spoken_seconds)
+            for segment in found:
+                yield chunk, start, segment
+
+    def _language(self, samples: Any, speech: list[tuple[float, float]], wanted: str | None) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def _decode(self, piece: Any, prompt: str, language: str, options: TranscriptOptions) -> list[Any]:
+        raise NotImplementedError
+
+
+class FasterWhisperEngine(ChunkedWhisper):
     """faster-whisper (CTranslate2): int8 on CPU, float16 on GPU; on GPU the chunks are decoded in batches."""
 
     name = "faster-whisper"
@@ -100,21 +148,8 @@ class FasterWhisperEngine:
             raise ModelError(f"cannot load model {self.model_name} on {self.device}: {error}") from None
         self.batched = self.device == "cuda" if batched is None else batched
 
-    def transcribe(
-        self, audio: Path, chunks: list[Chunk], options: TranscriptOptions
-    ) -> tuple[Iterator[Segment], TranscriptInfo]:
-        samples = _decode(audio)
-        duration = len(samples) / SAMPLE_RATE
-        speech = speech_ranges(samples) if options.vad else [(0.0, duration)]
-        chunks = chunking.snap_to_silence(chunking.cover(chunks, duration), speech)
-        language, probability = self._language(samples, speech, options.language)
-        info = TranscriptInfo(
-            self.name, self.model_name, self.device, self.compute_type, language, probability, duration, len(chunks)
-        )
-        info.speech = speech if options.vad else None  # type: ignore[attr-defined]  # for the quality figures
-        windows = [(c, w, chunking.overlap(w, speech)) for c in chunks if (w := chunking.speech_window(c, speech))]
-        decode = self._batched if self.batched else self._sequential
-        return _placed(decode(samples, windows, language, options)), info
+    def _decoder(self) -> Any:
+        return self._batched if self.batched else self._sequential
 
     def _language(self, samples: Any, speech: list[tuple[float, float]], wanted: str | None) -> tuple[str, float]:
         """English for an English-only model, else ``wanted``, else detected once from speech in the middle."""
@@ -130,18 +165,6 @@ class FasterWhisperEngine:
             return "en", 0.0
         language, probability, _ = self.model.detect_language(piece)
         return language, float(probability)
-
-    def _sequential(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
-        """Each chunk's speech decoded alone with its own prompt (times relative to the window start). When
-        the prompted text covers under half of the speech, the chunk is decoded again without its prompt and
-        the fuller result kept: a prompt can lead a small model to stop after a word or two."""
-        for chunk, (start, end), speech in windows:
-            piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            found = self._decode(piece, chunk.prompt, language, options)
-            if chunk.prompt and _spoken(found) < RETRY_BELOW * speech:
-                found = max(found, self._decode(piece, "", language, options), key=_spoken)
-            for segment in found:
-                yield chunk, start, segment
 
     def _decode(self, piece: Any, prompt: str, language: str, options: TranscriptOptions) -> list[Any]:
         from faster_whisper.vad import VadOptions
@@ -184,7 +207,7 @@ VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}  # Silero settings:
 RETRY_BELOW = 0.5  # a prompted chunk whose segments span less than this share of its speech is redone unprompted
 
 
-def _spoken(segments: list[Any]) -> float:
+def spoken_seconds(segments: list[Any]) -> float:
     """Seconds the decoded segments span."""
     return sum(s.end - s.start for s in segments)
 
@@ -197,7 +220,7 @@ def speech_ranges(samples: Any) -> list[tuple[float, float]]:
     return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found]
 
 
-def _decode(audio: Path) -> Any:
+def decode_audio(audio: Path) -> Any:
     from faster_whisper import decode_audio
 
     try:
@@ -210,7 +233,7 @@ def _default_compute(device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-def _placed(raw: Iterator[tuple[Chunk, float, Any]]) -> Iterator[Segment]:
+def placed_segments(raw: Iterator[tuple[Chunk, float, Any]]) -> Iterator[Segment]:
     """Engine segments in talk time, kept inside their chunk, each starting no earlier than the last ended."""
     last = 0.0
     for chunk, offset, seg in raw:

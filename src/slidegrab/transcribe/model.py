@@ -69,3 +69,4 @@ class TranscriptInfo:
     duration: float
     chunks: int = 0
     quality: dict[str, float] = field(default_factory=dict)  # filled once the segments are consumed
+    speech: list[tuple[float, float]] | None = None  # where VAD heard speech (seconds), when VAD ran

@@ -15,7 +15,6 @@ import hashlib
 import math
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from slidegrab.errors import UsageError
 from slidegrab.transcribe import chunks as chunking
 from slidegrab.transcribe import engines  # the faster-whisper engine's VAD, audio reading and placing
-from slidegrab.transcribe.model import Chunk, Segment, TranscriptInfo, TranscriptOptions
+from slidegrab.transcribe.model import TranscriptOptions
 from slidegrab.transcribe.models import BUNDLED, ModelError, bundled_model
 
 SAMPLE_RATE = engines.SAMPLE_RATE
@@ -68,7 +67,7 @@ def _converted(folder: Path, cached: Path) -> Path:
     return cached
 
 
-class OpenAIWhisperEngine:
+class OpenAIWhisperEngine(engines.ChunkedWhisper):
     name = "openai-whisper"
 
     def __init__(
@@ -85,22 +84,6 @@ class OpenAIWhisperEngine:
         self.model_name = model_name_or_path or BUNDLED
         self.model = self._load(model_name_or_path, model_dir)
         self._lock = threading.Lock()  # whisper hangs kv-cache hooks on the model during each decode
-
-    def transcribe(
-        self, audio: Path, chunks: list[Chunk], options: TranscriptOptions
-    ) -> tuple[Iterator[Segment], TranscriptInfo]:
-        """As ``FasterWhisperEngine.transcribe`` does it: the same VAD, chunk edges, windows and placing."""
-        samples = engines._decode(audio)
-        duration = len(samples) / SAMPLE_RATE
-        speech = engines.speech_ranges(samples) if options.vad else [(0.0, duration)]
-        chunks = chunking.snap_to_silence(chunking.cover(chunks, duration), speech)
-        language, probability = self._language(samples, speech, options.language)
-        info = TranscriptInfo(
-            self.name, self.model_name, self.device, self.compute_type, language, probability, duration, len(chunks)
-        )
-        info.speech = speech if options.vad else None  # type: ignore[attr-defined]  # for the quality figures
-        windows = [(c, w, chunking.overlap(w, speech)) for c in chunks if (w := chunking.speech_window(c, speech))]
-        return engines._placed(self._sequential(samples, windows, language, options)), info
 
     def _load(self, name: str | None, model_dir: str | None) -> Any:
         """The bundled tiny.en (converted), a CTranslate2 folder (converted), a .pt checkpoint, or an openai name."""
@@ -162,17 +145,6 @@ class OpenAIWhisperEngine:
         language = max(probs, key=probs.get)
         return language, float(probs[language])
 
-    def _sequential(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
-        """Each chunk's speech decoded alone with its own prompt (times relative to the window start); a
-        prompted chunk whose text covers under half its speech is decoded again unprompted, as engines.py does."""
-        for chunk, (start, end), speech in windows:
-            piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            found = self._decode(piece, chunk.prompt, language, options)
-            if chunk.prompt and engines._spoken(found) < engines.RETRY_BELOW * speech:
-                found = max(found, self._decode(piece, "", language, options), key=engines._spoken)
-            for segment in found:
-                yield chunk, start, segment
-
     def _decode(self, piece: Any, prompt: str, language: str, options: TranscriptOptions) -> list[Any]:
         with self._lock:
             result = self._whisper.transcribe(
@@ -190,7 +162,7 @@ class OpenAIWhisperEngine:
 
 
 def _as_segment(raw: dict[str, Any]) -> SimpleNamespace:
-    """openai's segment dict with faster-whisper's attribute names, as engines._placed reads them."""
+    """openai's segment dict with faster-whisper's attribute names, as engines.placed_segments reads them."""
     words = [SimpleNamespace(**w) for w in raw.get("words", ())]
     return SimpleNamespace(**{**raw, "words": words})
 

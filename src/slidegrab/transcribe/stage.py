@@ -45,7 +45,7 @@ class TranscribeStage(Stage):
                 raise SlidegrabError(f"talk {folder.talk.id}: interrupted")
             kept.append(segment)
             ctx.progress("transcribe", segment.end, info.duration)
-        quality = talk_quality(kept, info.duration, getattr(info, "speech", None))
+        quality = talk_quality(kept, info.duration, info.speech)
         info.quality = {k: v for k, v in quality.items() if k != "reasons"}  # numbers only in transcript.json
         files = write_transcripts(folder, kept, info)
         return {
