@@ -157,3 +157,12 @@ def test_readme_replica_run_line_works():
     )
     assert result.returncode == 0, result.stderr
     assert by_id("38990101").title in result.stdout
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    from slidegrab.cli import cli
+
+    text = readme()
+    for name, command in cli.commands.items():
+        assert command.help, name
+        assert f"slidegrab {name}" in text, f"README does not mention `slidegrab {name}`"
