@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench.py: each module measures one comparison and returns table rows."""

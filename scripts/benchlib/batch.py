@@ -1,0 +1,153 @@
+"""Batch (the real CLI, --jobs 1 vs --jobs 4, vs the sum of stage times) and search (index vs grep)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib.common import Row, Settings, child_env, measured, speedup
+from slidegrab.archive import Archive
+from slidegrab.library import Library
+from slidegrab.net import NetConfig
+from slidegrab.pipeline import build_stages, refresh_slide_table
+from slidegrab.resolve import resolve
+from slidegrab.stages import StageContext, run_stage
+from slidegrab.transcribe.model import TranscriptOptions
+
+
+def cli_fetch(urls: list[str], out: Path, jobs: int, net: NetConfig, transcribe: bool) -> dict[str, float]:
+    argv = [sys.executable, "-m", "slidegrab", "-q", "fetch", *urls, "-o", str(out), "--jobs", str(jobs),
+            "--proxy", str(net.proxy), "--ca-bundle", str(net.ca_bundle)]  # fmt: skip
+    return measured(argv if transcribe else [*argv, "--no-transcribe"])
+
+
+def stage_sum(urls: list[str], root: Path, net: NetConfig, transcribe: bool) -> float:
+    """Seconds of resolve + every stage, one talk and one stage at a time, in this process."""
+    stages, archive, total = build_stages(TranscriptOptions() if transcribe else None), Archive(root), 0.0
+    with net.session() as session:
+        ctx = StageContext(net=net, session=session)
+        for url in dict.fromkeys(urls):  # a repeated URL is found complete by the CLI: count it once
+            started = time.perf_counter()
+            folder = archive.create(resolve(url, net, session=session), url)
+            for stage in stages:
+                run_stage(stage, folder, ctx)
+            refresh_slide_table(folder)
+            total += time.perf_counter() - started
+    return total
+
+
+def batch(urls: list[str], net: NetConfig, settings: Settings) -> list[Row]:
+    transcribe, runs = not settings.quick, 1 if settings.quick else min(settings.runs, 3)
+    root, counter = settings.work / "batch", iter(range(10**6))
+    figures: dict[int, list[dict]] = {1: [], 4: []}
+    for jobs in (1, 4):
+        cli_fetch(urls[:1], root / f"warm-{jobs}", jobs, net, transcribe)  # warm-up: caches, replica media
+        for _ in range(runs):
+            figures[jobs].append(cli_fetch(urls, root / f"jobs{jobs}-{next(counter)}", jobs, net, transcribe))
+    one, four = (statistics.median(f["wall"] for f in figures[j]) for j in (1, 4))
+    summed = stage_sum(urls, root / "stages", net, transcribe)
+    peak = max(f["rss_mib"] for f in figures[4])
+    note = f"{len(urls)} URLs ({len(set(urls))} talks), {'with' if transcribe else '--no-transcribe'}, {runs} run(s)"
+    return [
+        speedup("batch", "--jobs 4 vs --jobs 1", four, one, target=1.6, note=note),
+        speedup("batch", "--jobs 4 vs sum of stage times", four, summed, note="stages run one by one in-process"),
+        Row(
+            "batch",
+            "peak memory, --jobs 4 (largest process)",
+            peak,
+            max(f["rss_mib"] for f in figures[1]),
+            "MiB",
+            max(f["rss_mib"] for f in figures[1]) / peak,
+            note="theirs = --jobs 1",
+        ),
+    ]
+
+
+SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]  # 70 syllables
+VOCABULARY = [SYLLABLES[n // 4900] + SYLLABLES[n // 70 % 70] + SYLLABLES[n % 70] for n in range(20000)]
+WEIGHTS = list(itertools.accumulate(1 / rank for rank in range(1, len(VOCABULARY) + 1)))  # Zipf's law
+RARE, COMMON = VOCABULARY[1000:5000], VOCABULARY[:20]  # query terms: a few dozen talks each / every talk
+
+
+def synthetic_archive(root: Path, talks: int, words: int, seed: int = 6) -> int:
+    """``talks`` talk folders, each with talk.json, transcript.json and transcript.txt of about ``words``."""
+    pick, total = random.Random(seed), 0
+    for n in range(talks):
+        folder = root / f"talk-{n:05d}"
+        folder.mkdir(parents=True)
+        segments, t = [], 0.0
+        while sum(len(s["text"].split()) for s in segments) < words:
+            text = " ".join(pick.choices(VOCABULARY, cum_weights=WEIGHTS, k=12))
+            segments.append({"start": t, "end": t + 4.0, "slide": None, "text": text})
+            t += 4.0
+        talk_id = str(39000000 + n)
+        talk = {"id": talk_id, "title": f"Synthetic talk {n}", "url": f"https://slideslive.com/{talk_id}",
+                "speakers": ["A. Speaker"], "duration": t, "slides": []}  # fmt: skip
+        (folder / "talk.json").write_text(json.dumps({"talk": talk, "stages": {}}))
+        (folder / "transcript.json").write_text(json.dumps({"segments": segments}))
+        (folder / "transcript.txt").write_text("\n".join(s["text"] for s in segments) + "\n")
+        total += sum(len(s["text"].split()) for s in segments)
+    return total
+
+
+def search(settings: Settings) -> list[Row]:
+    talks, words = (40, 300) if settings.quick else (2000, 2500)
+    root = settings.work / "search"
+    total = synthetic_archive(root, talks, words)
+    started = time.perf_counter()
+    with Library.for_archive(root) as library:
+        library.rebuild(root)
+        build = time.perf_counter() - started
+        rows = [
+            _search_row(library, root, terms, label, settings.runs)
+            for terms, label in ((RARE, "rare"), (COMMON, "common"))
+        ]
+    note = f"{talks} talks, {total / 1e6:.2f} M words (Zipf over 20,000 words); index built in {build:.1f} s"
+    cli = [_timed(lambda q=q: _cli_search(q, root), 1) for q in RARE[:5]]
+    grep = [_timed(lambda q=q: _grep(q, root), 1) for q in RARE[:5]]
+    rows[0].note = f"{note}; {rows[0].note}"
+    return [
+        *rows,
+        speedup(
+            "search",
+            "`slidegrab search` CLI vs grep -rn",
+            statistics.median(cli),
+            statistics.median(grep),
+            note="rare terms; the CLI pays Python start-up on each query; 5 queries",
+        ),  # fmt: skip
+        Row("search", "index build time (grep needs none)", build, 0.0, "s", 0.0, note="reported only"),
+    ]
+
+
+def _search_row(library: Library, root: Path, terms: list[str], label: str, runs: int) -> Row:
+    queries = random.Random(7).sample(terms, 20)
+    ours = statistics.median(_timed(lambda q=q: library.search(q), runs) for q in queries)
+    theirs = statistics.median(_timed(lambda q=q: _grep(q, root), runs) for q in queries)
+    words = "Zipf ranks 1,000–5,000" if label == "rare" else "the 20 commonest words: in every talk"
+    return speedup("search", f"Library.search vs grep -rn, {label} terms", ours, theirs,
+                   target=50.0 if label == "rare" else None, note=f"20 queries, {words}")  # fmt: skip
+
+
+def _timed(job, runs: int) -> float:
+    job()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        job()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _grep(query: str, root: Path) -> None:
+    subprocess.run(["grep", "-rn", "--include=transcript.txt", query, str(root)], capture_output=True, check=False)
+
+
+def _cli_search(query: str, root: Path) -> None:
+    argv = [sys.executable, "-m", "slidegrab", "search", query, "-o", str(root)]
+    subprocess.run(argv, env=child_env(), capture_output=True, check=True)
