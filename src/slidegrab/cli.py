@@ -99,20 +99,24 @@ def discover(page_url: str, as_json: bool, proxy: str | None, ca_bundle) -> None
         print_urls(page_url, urls)
 
 
-def fetch_options(fn):
-    """The options of a batch: where to write, how many talks at once."""
-    fn = click.option(
-        "-j", "--jobs", type=click.IntRange(1, 32), default=2, show_default=True, help="Talks in flight at once."
-    )(fn)
-    fn = click.option(
+def archive_option(help_text: str = "Archive folder."):
+    """-o/--output: the archive folder, the same default for every command."""
+    return click.option(
         "-o",
         "--output",
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("slidegrab-archive"),
         show_default=True,
-        help="Archive folder.",
+        help=help_text,
+    )
+
+
+def fetch_options(fn):
+    """The options of a batch: where to write, how many talks at once."""
+    fn = click.option(
+        "-j", "--jobs", type=click.IntRange(1, 32), default=2, show_default=True, help="Talks in flight at once."
     )(fn)
-    return fn
+    return archive_option()(fn)
 
 
 def transcript_options(fn):
@@ -241,14 +245,7 @@ def demo(ctx, output, jobs) -> None:
 @cli.command()
 @verbosity_options
 @click.argument("talk_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("slidegrab-archive"),
-    show_default=True,
-    help="Archive whose talks to transcribe when no TALK_DIR is given.",
-)
+@archive_option("Archive whose talks to transcribe when no TALK_DIR is given.")
 @click.option("--force", is_flag=True, help="Transcribe again even when a transcript with this model exists.")
 @transcript_options
 @click.pass_context
@@ -270,14 +267,7 @@ def transcribe(ctx, talk_dirs, output, force, **whisper) -> None:
 @cli.command()
 @verbosity_options
 @click.argument("query")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("slidegrab-archive"),
-    show_default=True,
-    help="The archive to search.",
-)
+@archive_option("The archive to search.")
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many hits.")
 @click.option(
     "--kind",
@@ -303,14 +293,7 @@ def search(query, output, limit, kinds, as_json) -> None:
 
 @cli.command()
 @verbosity_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("slidegrab-archive"),
-    show_default=True,
-    help="The archive whose index to build.",
-)
+@archive_option("The archive whose index to build.")
 @click.option("--rebuild", is_flag=True, help="Rebuild library.db from the talk folders.")
 @click.option(
     "--merge",
