@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib.common import Row, Settings, child_env, measured, speedup
+from benchlib.common import Row, Settings, child_env, measured, median_time, speedup
 from slidegrab.archive import Archive
 from slidegrab.library import Library
 from slidegrab.net import NetConfig
@@ -109,8 +109,8 @@ def search(settings: Settings) -> list[Row]:
             for terms, label in ((RARE, "rare"), (COMMON, "common"))
         ]
     note = f"{talks} talks, {total / 1e6:.2f} M words (Zipf over 20,000 words); index built in {build:.1f} s"
-    cli = [_timed(lambda q=q: _cli_search(q, root), 1) for q in RARE[:5]]
-    grep = [_timed(lambda q=q: _grep(q, root), 1) for q in RARE[:5]]
+    cli = [median_time(lambda q=q: _cli_search(q, root), 1) for q in RARE[:5]]
+    grep = [median_time(lambda q=q: _grep(q, root), 1) for q in RARE[:5]]
     rows[0].note = f"{note}; {rows[0].note}"
     return [
         *rows,
@@ -127,21 +127,11 @@ def search(settings: Settings) -> list[Row]:
 
 def _search_row(library: Library, root: Path, terms: list[str], label: str, runs: int) -> Row:
     queries = random.Random(7).sample(terms, 20)
-    ours = statistics.median(_timed(lambda q=q: library.search(q), runs) for q in queries)
-    theirs = statistics.median(_timed(lambda q=q: _grep(q, root), runs) for q in queries)
+    ours = statistics.median(median_time(lambda q=q: library.search(q), runs) for q in queries)
+    theirs = statistics.median(median_time(lambda q=q: _grep(q, root), runs) for q in queries)
     words = "Zipf ranks 1,000–5,000" if label == "rare" else "the 20 commonest words: in every talk"
     return speedup("search", f"Library.search vs grep -rn, {label} terms", ours, theirs,
                    target=50.0 if label == "rare" else None, note=f"20 queries, {words}")  # fmt: skip
-
-
-def _timed(job, runs: int) -> float:
-    job()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        job()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _grep(query: str, root: Path) -> None:

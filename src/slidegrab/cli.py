@@ -157,18 +157,11 @@ def transcript_options(fn):
     return fn
 
 
-def _transcript(engine, model, model_dir, device, compute_type, language, slide_prompts):
+def _transcript(**whisper):
+    """The Whisper options as given (their names are TranscriptOptions' fields)."""
     from slidegrab.transcribe.model import TranscriptOptions
 
-    return TranscriptOptions(
-        engine=engine,
-        model=model,
-        model_dir=model_dir,
-        device=device,
-        compute_type=compute_type,
-        language=language,
-        slide_prompts=slide_prompts,
-    )
+    return TranscriptOptions(**whisper)
 
 
 @cli.command()
