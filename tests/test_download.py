@@ -295,3 +295,17 @@ def test_a_cancelled_audio_download_stops_and_keeps_its_part_files(replica, net,
     assert len(reports) == 1
     assert not (folder.path / "audio.m4a").exists()
     assert list(folder.path.glob("audio.*.part"))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_an_image_cut_in_half_is_refused_without_a_full_decode(fmt):
+    import io
+
+    from slidegrab.download import DECODE_ERRORS, image_format
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 360), (10, 200, 30)).save(buffer, fmt)
+    data = buffer.getvalue()
+    assert image_format(data) == fmt
+    with pytest.raises(DECODE_ERRORS):
+        image_format(data[: len(data) // 2])

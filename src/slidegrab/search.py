@@ -32,14 +32,20 @@ _BAREWORD = re.compile(r"(?:[A-Za-z0-9_\x1a]|[^\x00-\x7f])+")  # what FTS5 accep
 _WEIGHT_SQL = " ".join(f"WHEN '{kind}' THEN {weight}" for kind, weight in WEIGHTS.items())
 RANK_SQL = """
 SELECT search.rowid, e.talk_id, e.kind, e.start, e."end", e.slide,
-       bm25(search) * CASE e.kind {weights} ELSE 1.0 END AS score
+       bm25(search) * CASE e.kind {weights} ELSE 1.0 END AS score, e.text
 FROM search JOIN entries AS e ON e.id = search.rowid
-WHERE search MATCH ? AND e.kind IN ({kinds})
+WHERE search MATCH :match AND e.kind IN ({kinds})
 ORDER BY score, e.talk_id, e.start, e.kind, e."end", e.text
-LIMIT ?
+LIMIT :limit
 """
-TALK_SQL = "SELECT title, speakers, folder, mp4 FROM talks WHERE id = ?"
-SNIPPET_SQL = "SELECT snippet(search, 0, ?, ?, ?, ?) FROM search WHERE search MATCH ? AND rowid = ?"
+# one statement: every match is ranked, then only the best get a snippet and their talk's row
+HITS_SQL = """
+WITH top AS ({rank})
+SELECT top.*, snippet(search, 0, :open, :close, :ellipsis, :tokens), t.title, t.speakers, t.folder, t.mp4
+FROM top JOIN search ON search.rowid = top.rowid JOIN talks AS t ON t.id = top.talk_id
+WHERE search MATCH :match
+ORDER BY top.score, top.talk_id, top.start, top.kind, top."end", top.text
+"""
 
 
 @dataclass(frozen=True)
@@ -150,27 +156,23 @@ def run(conn: sqlite3.Connection, root: Path, query: str, limit: int, kinds: Ite
     match, chosen = prepare(query), check_kinds(kinds)
     if limit < 1:
         raise UsageError(f"--limit {limit}: must be at least 1")
-    sql = RANK_SQL.format(weights=_WEIGHT_SQL, kinds=", ".join("?" * len(chosen)))
+    kind_names = {f"kind{n}": kind for n, kind in enumerate(chosen)}
+    rank = RANK_SQL.format(weights=_WEIGHT_SQL, kinds=", ".join(f":{name}" for name in kind_names))
+    values = {"match": match, "limit": limit, **kind_names}
+    values |= {"open": OPEN, "close": CLOSE, "ellipsis": ELLIPSIS, "tokens": SNIPPET_TOKENS}
     try:
-        rows = conn.execute(sql, (match, *chosen, limit)).fetchall()
-        snippets = [_snippet(conn, match, row[0]) for row in rows]
+        rows = conn.execute(HITS_SQL.format(rank=rank), values).fetchall()
     except sqlite3.OperationalError as error:
         if (why := problem(error)) is None:
             raise
         raise malformed(query, why) from None
-    talks = {talk_id: conn.execute(TALK_SQL, (talk_id,)).fetchone() for talk_id in {row[1] for row in rows}}
-    return [_hit(root, row, talks[row[1]], snippet) for row, snippet in zip(rows, snippets, strict=True)]
+    folders: dict[str, Path] = {}
+    return [_hit(root, row, folders) for row in rows]
 
 
-def _snippet(conn: sqlite3.Connection, match: str, rowid: int) -> str:
-    row = conn.execute(SNIPPET_SQL, (OPEN, CLOSE, ELLIPSIS, SNIPPET_TOKENS, match, rowid)).fetchone()
-    return " ".join(row[0].split()) if row else ""
-
-
-def _hit(root: Path, row: tuple, talk: tuple, snippet: str) -> Hit:
-    _, talk_id, kind, start, end, slide, score = row
-    title, speakers, folder, mp4 = talk
-    path = root / folder
+def _hit(root: Path, row: tuple, folders: dict[str, Path]) -> Hit:
+    _, talk_id, kind, start, end, slide, score, _, snippet, title, speakers, folder, mp4 = row
+    path = folders.get(folder) or folders.setdefault(folder, root / folder)
     return Hit(
         talk_id=talk_id,
         title=title,
@@ -181,6 +183,6 @@ def _hit(root: Path, row: tuple, talk: tuple, snippet: str) -> Hit:
         start=start,
         end=end,
         slide=slide,
-        snippet=snippet,
+        snippet=" ".join(snippet.split()),
         rank=score,
     )
