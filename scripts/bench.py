@@ -47,7 +47,7 @@ def measure(settings: Settings, only: set[str]) -> dict[str, list[Row]]:
             "download": lambda: media.download(replica, net, settings),
             "merge": lambda: media.merge(audio, seconds, settings),
             "transcribe": lambda: speech.run(audio, " ".join(sentences), settings),
-            "batch": lambda: batch.batch((talks * 2)[: 3 if settings.quick else 20], net, settings),
+            "batch": lambda: batch.batch((talks * 2)[: 3 if settings.quick else 20], replica.cache_dir, settings),
             "search": lambda: batch.search(settings),
         }
         for name in SECTIONS:

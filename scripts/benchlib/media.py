@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from benchlib.common import Row, Settings, median_time, rusage_children, speedup
+from benchlib.remote import replica_process
 from benchlib.talkfiles import talk_folder
 from slidegrab.archive import Archive
 from slidegrab.download import SlidesStage
@@ -23,39 +24,23 @@ from slidegrab.stages import StageContext, run_stage
 DECK = "38935710"  # the replica's 300-slide deck
 
 
-LATENCY = 0.05  # seconds: a CDN round trip, added by the replica's "stall" fault to every slide request
+LATENCIES = (0.0, 0.02, 0.05)  # seconds a slide request waits (the replica's "stall"): none, near CDN, far CDN
 
 
 def download(replica, net: NetConfig, settings: Settings) -> list[Row]:
     talk = resolve(f"https://slideslive.com/{DECK}", net)
     if settings.quick:
         talk = dataclasses.replace(talk, slides=talk.slides[:30])
-    note = f"{len(talk.slides)} slides of deck {DECK}"
-    ours_s, theirs_s = _download_times(talk, net, settings)
-    rule = replica.faults.add(host=talk.slides[0].image_url.split("/")[2], path=f"/{DECK}/*", kind="stall",
-                              seconds=LATENCY)  # fmt: skip
-    try:
-        slow_ours, slow_theirs = _download_times(talk, net, settings)
-    finally:
-        replica.faults.remove(rule)
-    return [
-        speedup(
-            "download",
-            "SlidesStage vs one-at-a-time GETs, no latency",
-            ours_s,
-            theirs_s,
-            target=4.0,
-            note=f"{note}; replica in this process, ~0 ms round trip",
-        ),  # fmt: skip
-        speedup(
-            "download",
-            f"same, {LATENCY * 1000:.0f} ms per slide request",
-            slow_ours,
-            slow_theirs,
-            target=4.0,
-            note=f"{note}; replica stalls each slide {LATENCY * 1000:.0f} ms",
-        ),  # fmt: skip
-    ]
+    host = talk.slides[0].image_url.split("/")[2]
+    rows = []
+    for latency in LATENCIES[:1] if settings.quick else LATENCIES:
+        faults = (f"{host}:/{DECK}/*:stall:{latency}",) if latency else ()
+        with replica_process(replica.cache_dir, faults) as remote:
+            ours, theirs = _download_times(talk, remote, settings)
+        note = f"{len(talk.slides)} slides of deck {DECK}; replica in its own process"
+        rows.append(speedup("download", f"SlidesStage vs one-at-a-time GETs, {latency * 1000:.0f} ms per request",
+                            ours, theirs, target=4.0, note=note))  # fmt: skip
+    return rows
 
 
 def _download_times(talk, net: NetConfig, settings: Settings) -> tuple[float, float]:
