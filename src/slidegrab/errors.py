@@ -3,11 +3,13 @@
     SlidegrabError                 (exit 1)
     ├── UsageError                 (exit 2)  bad option values, malformed URLs, unreadable URL lists
     ├── NetworkError               (exit 3)  a request failed after its retries
+    │   └── TokenExpired                     a signed URL refused (403/410): the talk is resolved again once
     ├── ResolveError               (exit 4)  a page or player response did not give a talk
     │   ├── NotFoundError                    unknown id (404)
     │   ├── EmbedOnlyError                   the talk only plays under an allowed parent page
     │   ├── NotVodError                      live, upcoming or not yet processed
-    │   └── SiteChangedError                 a response lacks a field we need (names the field)
+    │   ├── SiteChangedError                 a response lacks a field we need (names the field)
+    │   └── UnsafeContentError               site data leads off the public web (file://, loopback …)
     ├── BrowserError               (exit 5)  Chromium or chromedriver failed
     └── MediaError                 (exit 6)  a download that is not media, ffmpeg or yt-dlp failing on it
 
@@ -40,6 +42,14 @@ class NetworkError(SlidegrabError):
     code = 3
 
 
+EXPIRED_STATUSES = (403, 410)  # how a CDN refuses a signed URL whose token has expired
+
+
+class TokenExpired(NetworkError):
+    """A slide, media or subtitle URL answered 403 or 410. Such URLs come from the player response and may
+    be signed with a token that expires; the pipeline resolves the talk again (once) for fresh ones."""
+
+
 class ResolveError(SlidegrabError):
     code = 4
 
@@ -58,6 +68,11 @@ class NotVodError(ResolveError):
 
 class SiteChangedError(ResolveError):
     pass
+
+
+class UnsafeContentError(ResolveError):
+    """A response that slidegrab refuses to follow or keep: a URL or redirect to a local or non-web address,
+    a body past its size cap. Retrying cannot help, and neither can the browser."""
 
 
 class BrowserError(SlidegrabError):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from slidegrab.errors import NetworkError, UsageError
+from slidegrab.errors import NetworkError, UnsafeContentError, UsageError
+from slidegrab.safety import DOCUMENT_BYTES, MEDIA_BYTES, read_body, refuse_unsafe_redirect
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -65,7 +68,7 @@ class NetConfig:
 
     def session(self) -> requests.Session:
         """A keep-alive session with retries, timeouts, the proxy and the CA bundle applied."""
-        s = TimeoutSession(self.timeout)
+        s = TimeoutSession(self.timeout, self.retries, self.backoff)
         retry = Retry(
             total=self.retries,
             connect=self.retries,
@@ -83,6 +86,7 @@ class NetConfig:
         s.mount("http://", adapter)
         s.headers.update({"User-Agent": USER_AGENT, **self.headers})
         s.verify = self.verify_path
+        s.hooks["response"].append(refuse_unsafe_redirect)  # no redirect into the local network or off the web
         if proxy := self.effective_proxy:
             s.proxies = {"http": proxy, "https": proxy}
         return s
@@ -98,6 +102,7 @@ class NetConfig:
             "retries": self.retries,
             "fragment_retries": self.retries,
             "extractor_retries": self.retries,
+            "max_filesize": MEDIA_BYTES,  # yt-dlp refuses a download that declares more
             "http_headers": {"User-Agent": USER_AGENT, **self.headers},
         }
         if proxy := self.effective_proxy:
@@ -119,11 +124,13 @@ class NetConfig:
 
 
 class TimeoutSession(requests.Session):
-    """A session whose every request has a timeout unless the caller gives one."""
+    """A session whose every request has a timeout unless the caller gives one; it also carries the retry
+    settings, for the body failures urllib3 does not retry (``get_whole``)."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, retries: int = 0, backoff: float = 0.5):
         super().__init__()
         self.default_timeout = timeout
+        self.retries, self.backoff = retries, backoff
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
         kwargs.setdefault("timeout", self.default_timeout)
@@ -139,12 +146,38 @@ def spki_hashes(bundle: Path) -> list[str]:
     return [base64.b64encode(hashlib.sha256(c.public_key().public_bytes(*spki)).digest()).decode() for c in certs]
 
 
-def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
-    """GET ``url``; a failure after the retries becomes a NetworkError that says what was being fetched."""
+def get_whole(session: requests.Session, url: str, *, limit: int = DOCUMENT_BYTES, **kw) -> requests.Response:
+    """GET ``url`` and read its whole body. urllib3's retries end with the headers: a body cut short, reset
+    or stalled past the timeout is fetched again here, as often and with the same back-off. A body past
+    ``limit`` bytes is refused (safety.read_body), not retried."""
+    retries, backoff = getattr(session, "retries", 0), getattr(session, "backoff", 0.5)
+    for attempt in range(retries):
+        response = session.get(url, stream=True, **kw)  # connection and status failures: urllib3 retried them
+        try:
+            read_body(response, limit)
+            return response
+        except requests.RequestException as e:
+            response.close()
+            logging.getLogger("slidegrab.net").info("%s: %s; fetching it again", url, reason(e))
+        time.sleep(min(backoff * 2**attempt, 8))
+    response = session.get(url, stream=True, **kw)  # the last try: its failure is the caller's
     try:
-        response = session.get(url, **kw)
+        read_body(response, limit)
+    except requests.RequestException:
+        response.close()
+        raise
+    return response
+
+
+def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...] = (200,), **kw) -> requests.Response:
+    """GET ``url``; a failure after the retries becomes a NetworkError that says what was being fetched.
+    ``limit=`` caps the body (default safety.DOCUMENT_BYTES)."""
+    try:
+        response = get_whole(session, url, **kw)
     except requests.RequestException as e:
         raise NetworkError(f"could not fetch the {what}: {reason(e)}", url=url, hint=RETRY_HINT) from e
+    except (UnsafeContentError, NetworkError) as e:  # a refused redirect or body, a body past its deadline
+        raise type(e)(f"the {what}: {e.message}", url=e.url, hint=e.hint) from None
     if response.status_code not in ok:
         raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
     return response
@@ -158,6 +191,7 @@ _REASONS = (
     ("Tunnel connection failed", "the proxy refused the connection"),
     ("Connection refused", "the connection was refused"),
     ("Connection reset", "the connection was reset"),
+    ("Remote end closed connection", "the connection was closed before an answer came"),
     ("timed out", "it timed out"),
     ("IncompleteRead", "the transfer was cut short"),
 )

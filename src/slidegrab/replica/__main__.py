@@ -4,7 +4,8 @@ It prints the proxy URL, the CA to trust, an example slidegrab command and the t
 until Ctrl-C or SIGTERM. ``python -m slidegrab.replica [OPTIONS] run -- COMMAND ARG...`` instead runs one
 command against it, with ``{proxy}`` and ``{ca}`` in its arguments replaced, and exits with its status.
 ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
-``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``.
+``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``,
+``s.slideslive.com:*:redirect:http://127.0.0.1:9/`` (the location may hold colons), ``*:*.vtt:endless:0.5``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from slidegrab.replica.faults import KINDS
 
 
 def parse_fault(spec: str) -> dict:
-    """``HOST:PATH:KIND[:ARG]`` → keywords for ``FaultPlan.add`` (ARG: the status, or the stall's seconds)."""
-    parts = spec.split(":")
+    """``HOST:PATH:KIND[:ARG]`` → keywords for ``FaultPlan.add`` (ARG: the status, the stall's seconds, the
+    redirect's location, or the endless body's pause)."""
+    parts = spec.split(":", 3)
     if len(parts) not in (3, 4) or parts[2] not in KINDS:
         raise argparse.ArgumentTypeError(
             f"{spec!r}: expected HOST:PATH:KIND[:ARG] with KIND one of {', '.join(KINDS)}"
@@ -34,6 +36,12 @@ def parse_fault(spec: str) -> dict:
             rule["status"] = int(arg[0])
         elif arg and kind == "stall":
             rule["seconds"] = float(arg[0])
+        elif arg and kind == "redirect":
+            rule["location"] = arg[0]
+        elif arg and kind == "endless":
+            rule["pause"] = float(arg[0])
+        elif kind == "redirect":
+            raise argparse.ArgumentTypeError(f"{spec!r}: a redirect fault needs a location")
         elif arg:
             raise argparse.ArgumentTypeError(f"{spec!r}: a {kind} fault takes no argument")
     except ValueError:

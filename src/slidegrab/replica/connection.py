@@ -102,8 +102,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
         elif rule and rule.kind == "stall" and self.server.stopping.wait(rule.seconds):
             self.close_connection = True
             self._record(request, 0, 0, "stall")
-        elif rule and rule.kind == "status":
-            self._respond(request, _fault_response(rule), "status")
+        elif rule and rule.kind in ("status", "redirect"):
+            self._respond(request, _fault_response(rule), rule.kind)
+        elif rule and rule.kind == "endless":
+            self._endless(request, rule)
         else:
             self._respond(request, self._app_response(request), rule.kind if rule else None)
 
@@ -163,6 +165,19 @@ class ProxyHandler(BaseHTTPRequestHandler):
         request = Request(self.command, url, {})
         self._respond(request, Response.text(body, 502), None)
 
+    def _endless(self, request: Request, rule: FaultRule) -> None:
+        """Headers without a length, then the body over and over until the client or the replica stops."""
+        status = rule.status if rule.status != 503 else 200
+        self._record(request, status, 0, "endless")
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = rule.body or b"x" * 65536
+        while not self.server.stopping.wait(rule.pause):
+            self.wfile.write(chunk)  # OSError once the client hangs up: handle() ends the connection
+
     def _reset(self, request: Request) -> None:
         self._record(request, 0, 0, "reset")
         self.close_connection = True
@@ -175,6 +190,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 
 def _fault_response(rule: FaultRule) -> Response:
+    if rule.kind == "redirect":
+        return Response.redirect(rule.location or "/", rule.status if 300 <= rule.status < 400 else 302)
     response = Response.text(f"replica: injected fault, HTTP {rule.status}\n", rule.status)
     if rule.body is not None:
         response.body = rule.body

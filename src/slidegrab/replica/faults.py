@@ -8,7 +8,11 @@ what goes wrong with them:
                when ``retry_after`` is given;
 - ``reset``    close the TCP connection abruptly (RST, no response);
 - ``stall``    wait ``seconds`` before answering normally (cut short when the replica stops);
-- ``truncate`` send the headers with the full Content-Length but only half the body, then close.
+- ``truncate`` send the headers with the full Content-Length but only half the body, then close;
+- ``redirect`` answer ``status`` (302 unless a 3xx is given) with ``Location: location``;
+- ``endless``  answer ``status`` (200 when it is left at its default) with no Content-Length and a body
+               that never ends: ``body`` (or 64 KiB of filler) again and again, ``pause`` seconds apart,
+               until the client hangs up or the replica stops.
 
 ``times=N`` makes a rule fire on the next N matching requests and then go inert; ``rate=p`` makes it fire
 with probability p, drawn from the rule's own ``random.Random(seed)``, so a run is reproducible.
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
-KINDS = ("status", "reset", "stall", "truncate")
+KINDS = ("status", "reset", "stall", "truncate", "redirect", "endless")
 MAX_STALL = 600.0
 
 
@@ -37,7 +41,9 @@ class FaultRule:
     seconds: float = 30.0
     retry_after: int | None = None
     seed: int = 0
-    body: bytes | None = None  # for "status": the body to send instead of the fault's short text
+    body: bytes | None = None  # for "status" and "endless": the body to send instead of the fault's own
+    location: str | None = None  # for "redirect": where to
+    pause: float = 0.0  # for "endless": seconds between repeats of the body
     fired: int = 0  # how many requests this rule has spoiled so far
     _random: random.Random = field(init=False, repr=False)
 
@@ -48,6 +54,10 @@ class FaultRule:
             raise ValueError(f"fault rate {self.rate} is not a probability")
         if not 0.0 <= self.seconds <= MAX_STALL:
             raise ValueError(f"stall of {self.seconds} s is outside 0…{MAX_STALL:g} s")
+        if self.kind == "redirect" and not self.location:
+            raise ValueError("a redirect fault needs a location")
+        if not 0.0 <= self.pause <= MAX_STALL:
+            raise ValueError(f"pause of {self.pause} s is outside 0…{MAX_STALL:g} s")
         self._random = random.Random(self.seed)
 
     @property
@@ -87,8 +97,10 @@ class FaultPlan:
         retry_after: int | None = None,
         seed: int = 0,
         body: bytes | None = None,
+        location: str | None = None,
+        pause: float = 0.0,
     ) -> FaultRule:
-        rule = FaultRule(host, path, kind, status, times, rate, seconds, retry_after, seed, body)
+        rule = FaultRule(host, path, kind, status, times, rate, seconds, retry_after, seed, body, location, pause)
         with self._lock:
             self._rules.append(rule)
         return rule

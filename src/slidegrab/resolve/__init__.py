@@ -1,9 +1,10 @@
 """Resolve: URL → Talk. The orchestrator of the two ways of resolving (ARCHITECTURE.md "Resolve").
 
 SlidesLive URLs go to the direct protocol client; when it fails for a reason a browser could get round
-(anything but an unknown id, a talk that is not on demand, or an embed-only refusal), and a browser
-resolver was given, the browser tries. Other URLs are pages that embed a talk: their static HTML is read
-first, and when it embeds nothing the browser renders the page and runs its scripts.
+(anything but an unknown id, a talk that is not on demand, an embed-only refusal, or site data that
+leads somewhere slidegrab does not go), and a browser resolver was given, the browser tries. Other URLs
+are pages that embed a talk: their static HTML is read first, and when it embeds nothing the browser
+renders the page and runs its scripts.
 
 ``browser`` is any object with ``resolve(url, referer=None) -> Talk`` (``resolve.browser.BrowserResolver``).
 """
@@ -14,7 +15,7 @@ from typing import Protocol
 
 import requests
 
-from slidegrab.errors import EmbedOnlyError, NotFoundError, NotVodError, SlidegrabError
+from slidegrab.errors import EmbedOnlyError, NotFoundError, NotVodError, SlidegrabError, UnsafeContentError
 from slidegrab.net import NetConfig
 from slidegrab.resolve.conference import NoEmbedError, resolve_page
 from slidegrab.resolve.protocol import resolve_direct
@@ -22,7 +23,7 @@ from slidegrab.resolve.web import log
 from slidegrab.talk import Talk
 from slidegrab.urls import parse_talk_url, validate_url
 
-FINAL = (NotFoundError, NotVodError, EmbedOnlyError)  # a browser would meet the same answer
+FINAL = (NotFoundError, NotVodError, EmbedOnlyError, UnsafeContentError)  # a browser would meet the same answer
 
 
 class Browser(Protocol):

@@ -22,8 +22,12 @@ from slidegrab.resolve.web import get, log, text_of
 from slidegrab.talk import Talk
 from slidegrab.urls import embed_url, origin_of, parse_talk_url
 
-_EMBED_CALL = re.compile(r"""new\s+SlidesLiveEmbed\s*\([^)]*?\bpresentationId\s*:\s*["'](\d+)["']""", re.S)
-_IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I | re.S)
+# Each pattern takes the whole call or tag in one greedy sweep that never backtracks, and the id or src is
+# looked for inside it: a lazy scan from every "<iframe" to the next "src" took minutes on a hostile page.
+_EMBED_CALL = re.compile(r"""new\s+SlidesLiveEmbed\s*\(([^)]*)""")
+_PRESENTATION_ID = re.compile(r"""\bpresentationId\s*:\s*["'](\d+)["']""")
+_IFRAME = re.compile(r"""<iframe\b((?:[^>"']|"[^"]*"|'[^']*')*)""", re.I)
+_SRC = re.compile(r"""\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 
 
 class NoEmbedError(ResolveError):
@@ -34,13 +38,15 @@ def find_embeds(html: str, page_url: str) -> list[str]:
     """Embed URLs of the talks a page embeds, each once, in page order, carrying the page as their parent."""
     found: dict[str, str] = {}
     origin = origin_of(page_url)
-    calls = [(m.start(), embed_url(m.group(1), page_url, origin)) for m in _EMBED_CALL.finditer(html)]
+    calls = [
+        (m.start(), embed_url(i.group(1), page_url, origin))
+        for m in _EMBED_CALL.finditer(html)
+        if (i := _PRESENTATION_ID.search(m.group(1)))
+    ]
     frames = [
-        (
-            m.start(),
-            _iframe_embed(unescape(next(g for g in m.groups() if g is not None)).strip(), page_url, origin),
-        )
-        for m in _IFRAME_SRC.finditer(html)
+        (m.start(), _iframe_embed(unescape(next(g for g in src.groups() if g is not None)).strip(), page_url, origin))
+        for m in _IFRAME.finditer(html)
+        if (src := _SRC.search(m.group(1)))
     ]
     for _, url in sorted((pos, url) for pos, url in calls + frames if url):
         talk = parse_talk_url(url)

@@ -18,6 +18,7 @@ import requests
 from slidegrab.errors import EmbedOnlyError, NetworkError, SiteChangedError
 from slidegrab.resolve.slides import changed
 from slidegrab.resolve.web import get, get_text, log, text_of
+from slidegrab.safety import checked_url
 from slidegrab.talk import MediaSource
 
 SERVICES = ("yoda", "vimeo", "youtube", "url")
@@ -37,44 +38,48 @@ def resolve_media(
     parent: str | None,
     session: requests.Session,
 ) -> tuple[MediaSource, float | None]:
-    """The MediaSource and, where the service tells it, the duration in seconds."""
+    """The MediaSource and, where the service tells it, the duration in seconds. Every URL is checked
+    (safety.checked_url) before it is fetched."""
+    where = f"talk {talk_id}: #EXT-SL-VOD-VIDEO"
     if service == "yoda":
         if not servers:
             raise changed("the player response lists no VOD-VIDEO-SERVERS", talk_id)
-        base = f"https://{servers[0]}/{video_id}"
-        return MediaSource("yoda", video_id, f"{base}/master.m3u8"), yoda_duration(session, base)
+        base = checked_url(f"https://{servers[0]}/{video_id}", f"{where}-SERVERS[0] with the video id")
+        return MediaSource("yoda", video_id, f"{base}/master.m3u8"), yoda_duration(session, base, talk_id)
     if service == "vimeo":
-        url = f"https://player.vimeo.com/video/{video_id}"
+        url = checked_url(f"https://player.vimeo.com/video/{video_id}", f"{where}-ID")
         referer, duration = vimeo_player(session, url, talk_id=talk_id, parent=parent)
         return MediaSource("vimeo", video_id, url, {"Referer": referer}), duration
     if service == "youtube":
         return MediaSource("youtube", video_id, f"https://www.youtube.com/watch?v={video_id}"), None
     if service == "url":
-        return MediaSource("url", video_id, video_id), None
+        return MediaSource("url", video_id, checked_url(video_id, f"{where}-ID")), None
     raise SiteChangedError(
         f"talk {talk_id}: unknown video service {service!r} (slidegrab knows {', '.join(SERVICES)})",
         hint="SlidesLive may have added a service; please report it",
     )
 
 
-def yoda_duration(session: requests.Session, base: str) -> float | None:
+def yoda_duration(session: requests.Session, base: str, talk_id: str = "") -> float | None:
     """Seconds, from the HLS manifests, else the DASH manifest; None when neither says."""
     master_url = f"{base}/master.m3u8"
     master = get_text(session, master_url, what="HLS master playlist", optional=True)
-    duration = hls_duration(session, master_url, master) if master else None
+    duration = hls_duration(session, master_url, master, talk_id) if master else None
     if duration is None:
         mpd = get_text(session, f"{base}/master.mpd", what="DASH manifest", optional=True)
         duration = mpd_duration(mpd) if mpd else None
     return duration
 
 
-def hls_duration(session: requests.Session, master_url: str, master: str) -> float | None:
+def hls_duration(session: requests.Session, master_url: str, master: str, talk_id: str = "") -> float | None:
     if "#EXTINF" in master:
         return extinf_total(master)
     variant = first_variant(master)
     if variant is None:
         return None
-    media = get_text(session, urljoin(master_url, variant), what="HLS media playlist", optional=True)
+    where = f"talk {talk_id}: the HLS master playlist's first variant" if talk_id else "the HLS master's first variant"
+    url = checked_url(urljoin(master_url, variant), where)
+    media = get_text(session, url, what="HLS media playlist", optional=True)
     return extinf_total(media) if media else None
 
 
@@ -115,9 +120,7 @@ def iso_duration(text: str) -> float | None:
     return round(((days * 24 + hours) * 60 + minutes) * 60 + seconds, 3)
 
 
-def vimeo_player(
-    session: requests.Session, url: str, *, talk_id: str, parent: str | None
-) -> tuple[str, float | None]:
+def vimeo_player(session: requests.Session, url: str, *, talk_id: str, parent: str | None) -> tuple[str, float | None]:
     """The Referer Vimeo accepts for this video (the parent page, else slideslive.com) and its duration."""
     for referer in dict.fromkeys(r for r in (parent, SLIDESLIVE_REFERER) if r):
         response = get(session, url, what="Vimeo player page", headers={"Referer": referer})
@@ -140,8 +143,8 @@ def vimeo_duration(page: str, url: str, talk_id: str) -> float | None:
         raise changed(f"the Vimeo player page {url} has no playerConfig", talk_id)
     try:
         config, _ = json.JSONDecoder().raw_decode(page, m.end())
-    except ValueError as e:
-        raise changed(f"the Vimeo playerConfig at {url} is not JSON ({e})", talk_id) from None
+    except (ValueError, RecursionError) as e:  # RecursionError: nested deeper than the interpreter's stack
+        raise changed(f"the Vimeo playerConfig at {url} is not JSON ({str(e)[:120]})", talk_id) from None
     video = config.get("video") if isinstance(config, dict) else None
     duration = video.get("duration") if isinstance(video, dict) else None
     if isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration > 0:

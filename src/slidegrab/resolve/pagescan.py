@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -36,7 +37,14 @@ class _Scanner(HTMLParser):
 
 
 def scan_page(html: str) -> PageScan:
+    """Metas and the token of a page, in time linear in its size, whatever a stranger wrote.
+
+    Only ``feed`` runs: it stops at the first construct left open and waits for more. ``close`` would then
+    re-scan the rest from every ``<`` (minutes for a hostile 100 KB page on Python 3.11), and what it could
+    still find is text, never a whole tag. Some malformed declarations make the parser itself raise
+    AssertionError (``<![`` without a name); what was seen before them is kept.
+    """
     scanner = _Scanner()
-    scanner.feed(html)
-    scanner.close()
+    with contextlib.suppress(AssertionError):
+        scanner.feed(html)
     return scanner.result

@@ -19,15 +19,15 @@ from slidegrab.resolve.media import resolve_media
 from slidegrab.resolve.pagescan import scan_page
 from slidegrab.resolve.slides import changed, parse_clip_hosts, parse_slides_json, parse_slides_xml
 from slidegrab.resolve.web import log
+from slidegrab.safety import checked_url, clean_text
 from slidegrab.talk import Slide, Subtitle, Talk
 from slidegrab.urls import canonical_url
 
 TAG_PREFIX = "#EXT-SL-"
 VOD_REQUIRED = ("VOD-VIDEO-SERVICE-NAME", "VOD-VIDEO-ID")
 START_TIME_TAGS = ("PRESENTATION-START-TIME", "START-TIME")
-_SLIDES_HOST = re.compile(
-    r"""slideslive_on_the_fly_resized_slides_host["']?\s*[:=]\s*["']([A-Za-z0-9.-]+)["']"""
-)
+URL_TAGS = ("VOD-SLIDES-JSON-URL", "VOD-SLIDES-XML-URL", "PRESENTATION-THUMBNAIL")  # fetched, or kept
+_SLIDES_HOST = re.compile(r"""slideslive_on_the_fly_resized_slides_host["']?\s*[:=]\s*["']([A-Za-z0-9.-]+)["']""")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def parse_player(text: str, talk_id: str) -> dict[str, str]:
 
     Each value is everything after the first colon; a repeated tag keeps its first value; unknown tags
     and other lines are ignored. Required:
-    PLAYLIST-TYPE, and for a ``vod`` talk the video service name and id.
+    PLAYLIST-TYPE, and for a ``vod`` talk the video service name and id. URL tags must lead to the public
+    web (safety.checked_url) before anyone fetches them.
     """
     lines = text.lstrip("\ufeff").splitlines()
     if not lines or lines[0].strip() != "#EXTM3U":
@@ -62,6 +63,9 @@ def parse_player(text: str, talk_id: str) -> dict[str, str]:
     _require(tags, talk_id, "PLAYLIST-TYPE")
     if tags["PLAYLIST-TYPE"].lower() == "vod":
         _require(tags, talk_id, *VOD_REQUIRED)
+    for tag in URL_TAGS:
+        if tags.get(tag):
+            checked_url(tags[tag], f"talk {talk_id}: #EXT-SL-{tag}")
     return tags
 
 
@@ -72,8 +76,7 @@ def assemble(captured: Captured, session: requests.Session) -> Talk:
     kind = tags["PLAYLIST-TYPE"]
     if kind.lower() != "vod":
         raise NotVodError(
-            f"talk {talk_id} is live or not yet processed (playlist type {kind}); "
-            "try again once it is on demand"
+            f"talk {talk_id} is live or not yet processed (playlist type {kind}); try again once it is on demand"
         )
     if tags.get("PRESENTATION-ID", talk_id) != talk_id:
         log.warning("talk %s: the player response names presentation %s", talk_id, tags["PRESENTATION-ID"])
@@ -88,21 +91,44 @@ def assemble(captured: Captured, session: requests.Session) -> Talk:
         session=session,
     )
     page = captured.page or PageMeta(url="")
-    return Talk(
-        id=talk_id,
-        url=canonical_url(talk_id),
-        title=tags.get("PRESENTATION-TITLE") or embed.title or page.title or f"SlidesLive talk {talk_id}",
-        media=media,
-        slides=tuple(slides),
-        speakers=page.authors,
-        conference=page.conference,
-        page_url=page.url or None,
-        duration=duration,
-        start_offset=_start_offset(tags, talk_id),
-        subtitles=parse_subtitles(tags, talk_id),
-        thumbnail=tags.get("PRESENTATION-THUMBNAIL") or None,
-        updated_at=tags.get("PRESENTATION-UPDATED-AT") or None,
+    return checked_talk(
+        Talk(
+            id=talk_id,
+            url=canonical_url(talk_id),
+            title=_title(tags.get("PRESENTATION-TITLE"), embed.title, page.title) or f"SlidesLive talk {talk_id}",
+            media=media,
+            slides=tuple(slides),
+            speakers=tuple(filter(None, map(clean_text, page.authors))),
+            conference=clean_text(page.conference) or None,
+            page_url=page.url or None,
+            duration=duration,
+            start_offset=_start_offset(tags, talk_id),
+            subtitles=parse_subtitles(tags, talk_id),
+            thumbnail=tags.get("PRESENTATION-THUMBNAIL") or None,
+            updated_at=clean_text(tags.get("PRESENTATION-UPDATED-AT"), 40) or None,
+        )
     )
+
+
+def checked_talk(talk: Talk) -> Talk:
+    """The Talk, once every URL in it is known to lead to the public web: later stages fetch them all."""
+    where = f"talk {talk.id}"
+    checked_url(talk.media.url, f"{where}: the media URL")
+    for slide in talk.slides:
+        if slide.image_url is not None:
+            checked_url(slide.image_url, f"{where}: slide {slide.index}'s image URL")
+        if slide.video and slide.video.url is not None:
+            checked_url(slide.video.url, f"{where}: video slide {slide.index}'s clip URL")
+    for subtitle in talk.subtitles:
+        checked_url(subtitle.url, f"{where}: the {subtitle.language} subtitles URL")
+    if talk.thumbnail:
+        checked_url(talk.thumbnail, f"{where}: #EXT-SL-PRESENTATION-THUMBNAIL")
+    return talk
+
+
+def _title(*candidates: str | None) -> str | None:
+    """The first title that has text once control characters are gone."""
+    return next((title for title in map(clean_text, candidates) if title), None)
 
 
 def assemble_slides(captured: Captured, slides_host: str | None) -> list[Slide]:
@@ -113,9 +139,7 @@ def assemble_slides(captured: Captured, slides_host: str | None) -> list[Slide]:
     failures: list[SiteChangedError] = []
     if captured.slides_json is not None:
         try:
-            return parse_slides_json(
-                captured.slides_json, talk_id, slides_host=slides_host, clip_hosts=clip_hosts
-            )
+            return parse_slides_json(captured.slides_json, talk_id, slides_host=slides_host, clip_hosts=clip_hosts)
         except SiteChangedError as e:
             failures.append(e)
     if captured.slides_xml is not None:
@@ -137,10 +161,12 @@ def parse_subtitles(tags: dict[str, str], talk_id: str) -> tuple[Subtitle, ...]:
     subtitles = []
     for i, entry in enumerate(_json_list(tags, "VOD-SUBTITLES", talk_id)):
         url = entry.get("webvtt_url") if isinstance(entry, dict) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        if not isinstance(url, str) or not url:
             raise changed(f"VOD-SUBTITLES[{i}].webvtt_url missing", talk_id)
-        language = str(entry.get("language") or "en")
-        subtitles.append(Subtitle(language=language, name=str(entry.get("name") or language), url=url))
+        checked_url(url, f"talk {talk_id}: #EXT-SL-VOD-SUBTITLES[{i}].webvtt_url")
+        language = clean_text(str(entry.get("language") or ""), 40) or "en"
+        name = clean_text(str(entry.get("name") or ""), 200) or language
+        subtitles.append(Subtitle(language=language, name=name, url=url))
     return tuple(subtitles)
 
 
@@ -162,7 +188,7 @@ def _json_list(tags: dict[str, str], tag: str, talk_id: str) -> list[Any]:
         return []
     try:
         value = json.loads(tags[tag])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's stack
         value = None
     if not isinstance(value, list):
         raise changed(f"#EXT-SL-{tag} is not a JSON list", talk_id)

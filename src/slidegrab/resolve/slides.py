@@ -30,14 +30,20 @@ def changed(message: str, talk_id: str) -> SiteChangedError:
     return SiteChangedError(f"talk {talk_id}: {message}", hint=HINT)
 
 
+def _short(error: Exception) -> str:
+    """A parser's complaint, on one line and short (it may quote the hostile input)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def parse_slides_json(
     text: str, talk_id: str, *, slides_host: str | None = None, clip_hosts: dict[str, str] | None = None
 ) -> list[Slide]:
     """Slides from slides.json; a body of another shape raises SiteChangedError naming the field."""
     try:
         data = json.loads(text)
-    except ValueError as e:
-        raise changed(f"slides.json is not JSON ({e})", talk_id) from None
+    except (ValueError, RecursionError) as e:  # RecursionError: nested deeper than the interpreter's stack
+        raise changed(f"slides.json is not JSON ({_short(e)})", talk_id) from None
     if not isinstance(data, dict) or not isinstance(data.get("slides"), list):
         raise changed("slides.json: slides missing", talk_id)
     qualities = data.get("slide_qualities") or []
@@ -45,8 +51,7 @@ def parse_slides_json(
         raise changed("slides.json: slide_qualities is not a list of names", talk_id)
     where = _ImageWhere(talk_id, qualities[0] if qualities else None, slides_host or DEFAULT_SLIDES_HOST)
     return [
-        _json_slide(entry, index, talk_id, where, clip_hosts or {})
-        for index, entry in enumerate(data["slides"], 1)
+        _json_slide(entry, index, talk_id, where, clip_hosts or {}) for index, entry in enumerate(data["slides"], 1)
     ]
 
 
@@ -54,8 +59,8 @@ def parse_slides_xml(text: str, talk_id: str) -> list[Slide] | None:
     """Slides from {id}.xml; None for an S3-style <Error> document (the file is absent, in effect)."""
     try:
         root = ET.fromstring(text)
-    except (ET.ParseError, ValueError) as e:
-        raise changed(f"slides XML is not XML ({e})", talk_id) from None
+    except (ET.ParseError, ValueError, RecursionError) as e:  # also: entity bombs (expat refuses them)
+        raise changed(f"slides XML is not XML ({_short(e)})", talk_id) from None
     if root.tag == "Error":
         return None
     if root.tag != "videoContent":
@@ -67,8 +72,8 @@ def parse_clip_hosts(text: str, talk_id: str) -> dict[str, str]:
     """clip id → first video server, from /player/{id}/slides_video_service_data."""
     try:
         data = json.loads(text)
-    except ValueError as e:
-        raise changed(f"slides_video_service_data is not JSON ({e})", talk_id) from None
+    except (ValueError, RecursionError) as e:
+        raise changed(f"slides_video_service_data is not JSON ({_short(e)})", talk_id) from None
     if not isinstance(data, dict):
         raise changed("slides_video_service_data is not an object", talk_id)
     hosts = {}
@@ -99,9 +104,7 @@ class _ImageWhere:
         return f"https://{self.host}/{self.talk_id}/slides/original/{name}{ext}"
 
 
-def _json_slide(
-    entry: Any, index: int, talk_id: str, where: _ImageWhere, clip_hosts: dict[str, str]
-) -> Slide:
+def _json_slide(entry: Any, index: int, talk_id: str, where: _ImageWhere, clip_hosts: dict[str, str]) -> Slide:
     path = f"slides.json: slides[{index - 1}]"
     if not isinstance(entry, dict):
         raise changed(f"{path} is not an object", talk_id)
@@ -125,9 +128,7 @@ def _clip(video: Any, path: str, talk_id: str, clip_hosts: dict[str, str]) -> Vi
     service = str(video.get("service") or "yoda").lower()
     duration_ms = video.get("duration_ms")
     duration = (
-        duration_ms / 1000
-        if isinstance(duration_ms, (int, float)) and not isinstance(duration_ms, bool)
-        else 0.0
+        duration_ms / 1000 if isinstance(duration_ms, (int, float)) and not isinstance(duration_ms, bool) else 0.0
     )
     host = clip_hosts.get(video["id"]) if service == "yoda" else None
     url = f"https://{host}/{video['id']}/master.m3u8" if host else None

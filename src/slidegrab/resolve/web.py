@@ -28,11 +28,12 @@ def get_text(
     headers: dict[str, str] | None = None,
     optional: bool = False,
 ) -> str | None:
-    """The body of a 200 answer as text. With ``optional``, a 4xx answer gives None instead of an error."""
+    """The body of a 200 answer as text. With ``optional``, a 4xx answer gives None instead of an error (but
+    not 429, which says "later", not "missing": it is an error once the retries are spent)."""
     response = get(session, url, what=what, headers=headers)
     if response.status_code == 200:
         return text_of(response)
-    if optional and 400 <= response.status_code < 500:
+    if optional and 400 <= response.status_code < 500 and response.status_code != 429:
         log.info("no %s: HTTP %s from %s", what, response.status_code, url)
         return None
     raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
