@@ -6,14 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from slidegrab.archive import Archive
 from slidegrab.errors import UsageError
+from slidegrab.identity import one_per_talk, talk_keys
 from slidegrab.library import Library
-from slidegrab.replica.fixtures import CATALOGUE, talk_url
+from slidegrab.lock import ArchiveLock
+from slidegrab.replica.fixtures import CATALOGUE, by_id, talk_url
 from slidegrab.shard import Shard, from_environment, parse_shard, shard_key, shard_of
 
 SLIDESLIVE = "https://slideslive.com/38990101"
@@ -122,8 +126,8 @@ def test_shards_on_separate_processes_cover_every_talk_once(replica, net_args, t
     assert sorted(p.parent.name.split("-")[0] for p in archive.glob("*/talk.json")) == sorted(ids)
     held = [set(shard_ids(archive / f"library-shard-{k}-of-3.db")) for k in range(3)]
     assert sorted(i for part in held for i in part) == sorted(ids)  # every talk in exactly one shard
-    for k, part in enumerate(held):
-        assert part == {f.id for f in CATALOGUE[:9] if shard_of(talk_url(f), 3) == k}
+    for k, part in enumerate(held):  # by id, also where the list gives a conference page
+        assert part == {f.id for f in CATALOGUE[:9] if shard_of(f"https://slideslive.com/{f.id}", 3) == k}
     assert not (archive / "library.db").exists()
 
     requests = len(replica.log.entries)
@@ -172,3 +176,111 @@ def run_cli(*args: str, environ: dict[str, str] | None = None) -> subprocess.Com
         check=False,
         env={**env, **(environ or {})},
     )
+
+
+# --- a talk in two forms, and the locks between shards and plain fetches ---
+
+SLIDES_HOST = "slideslive-slides.b-cdn.net"
+
+
+def test_page_keys_place_a_conference_page_by_its_talk():
+    keys = {PAGE: "38925901"}  # what identity.talk_keys learns by reading the page
+    for count in (2, 3, 7):
+        owners = [k for k in range(count) if Shard(k, count).select([PAGE], keys)]
+        assert owners == [shard_of("https://slideslive.com/38925901", count)]
+    assert Shard(0, 3).select([PAGE]) == [PAGE]  # without keys: by the URL, as before
+
+
+def test_talk_keys_read_pages_and_one_per_talk_keeps_the_page(net, tmp_path):
+    direct, about = "https://slideslive.com/embed/38925901", "https://iclr.cc/virtual_2020/about.html"
+    refused = "https://player.vimeo.com/video/401234567"  # 403: unreadable, the talk fails later on its own
+    urls = [direct, "https://slideslive.com/38990101", PAGE, about, refused]
+    keys = talk_keys(urls, Archive(tmp_path), net)
+    assert keys == {direct: "38925901", urls[1]: "38990101", PAGE: "38925901", about: about, refused: refused}
+    assert one_per_talk(urls, keys) == [PAGE, urls[1], about, refused]  # the page, in the direct URL's place
+
+
+@pytest.mark.slow
+def test_a_talk_listed_in_two_forms_is_fetched_by_one_shard(replica, net_args, tmp_path):
+    talk = "38925901"
+    page, direct = talk_url(by_id(talk)), f"https://slideslive.com/{talk}/gaussian-processes"
+    assert shard_of(page, 3) != shard_of(direct, 3)  # by their URLs they would land in two shards
+    (tmp_path / "urls.txt").write_text(f"{page}\n{direct}\nhttps://slideslive.com/embed/presentation/{talk}\n")
+    archive, mark = tmp_path / "archive", len(replica.log.entries)
+    fetch = ["fetch", str(tmp_path / "urls.txt"), "-o", str(archive), "--no-transcribe", *net_args]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda k: run_cli(*fetch, "--shard", f"{k}/3"), range(3)))
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    assert [p.parent.name[:8] for p in archive.glob("*/talk.json")] == [talk]
+    log = replica.log.entries[mark:]
+    assert sum(e.path == f"/player/{talk}" for e in log) == 1  # resolved once, by one shard
+    assert sum(e.path.startswith(f"/data/presentations/{talk}/slides/") for e in log) == 4  # each slide once
+    owner = shard_of(direct, 3)
+    assert [set(shard_ids(archive / f"library-shard-{k}-of-3.db")) for k in range(3)] == [
+        {talk} if k == owner else set() for k in range(3)
+    ]
+
+
+def test_locks_let_shards_run_together_and_keep_a_plain_fetch_out(tmp_path):
+    pid = os.getpid()
+    with ArchiveLock(tmp_path, Shard(0, 3)), ArchiveLock(tmp_path, Shard(1, 3)), ArchiveLock(tmp_path, Shard(0, 4)):
+        with pytest.raises(UsageError, match="sharded slidegrab fetches are working on"):
+            ArchiveLock(tmp_path).__enter__()
+        with pytest.raises(UsageError, match=rf"shard shard-0-of-3 is already being fetched \(pid {pid}\)"):
+            ArchiveLock(tmp_path, Shard(0, 3)).__enter__()
+    with ArchiveLock(tmp_path):  # the refused ones let go of what they had taken
+        with pytest.raises(UsageError, match=rf"an unsharded slidegrab fetch \(pid {pid}\) is working on"):
+            ArchiveLock(tmp_path, Shard(1, 3)).__enter__()
+        with pytest.raises(UsageError, match=rf"another slidegrab fetch \(pid {pid}\) is working on"):
+            ArchiveLock(tmp_path).__enter__()
+    with ArchiveLock(tmp_path, Shard(2, 3)):
+        pass
+
+
+@pytest.mark.slow
+def test_a_plain_fetch_and_shards_keep_each_other_out(replica, net_args, tmp_path):
+    """Real processes: while shard 0 works, a plain fetch and a second shard 0 are refused and shard 1 runs
+    to its end beside it; while a plain fetch works, a shard is refused. Nothing is fetched twice or lost."""
+    slow, quick, last = "38990101", "38980107", "38932408"  # shards 0, 1 and 1 of 3
+    assert [shard_of(f"https://slideslive.com/{t}", 3) for t in (slow, quick, last)] == [0, 1, 1]
+    (tmp_path / "urls.txt").write_text(f"https://slideslive.com/{slow}\nhttps://slideslive.com/{quick}\n")
+    archive = tmp_path / "archive"
+    fetch = ["fetch", "-o", str(archive), "--no-transcribe", *net_args]
+    shard0 = stalled(replica, slow, [*fetch, str(tmp_path / "urls.txt"), "--shard", "0/3"])
+    plain = run_cli(*fetch, str(tmp_path / "urls.txt"))
+    assert_refused(plain, f"sharded slidegrab fetches are working on {archive}")
+    assert_refused(run_cli(*fetch, str(tmp_path / "urls.txt"), "--shard", "0/3"), f"(pid {shard0.pid})")
+    beside = run_cli(*fetch, str(tmp_path / "urls.txt"), "--shard", "1/3")
+    assert beside.returncode == 0, beside.stdout + beside.stderr
+    assert shard0.poll() is None  # shard 1 ran to its end while shard 0 was still at work
+    assert shard0.wait(timeout=120) == 0
+
+    whole = stalled(replica, last, [*fetch, f"https://slideslive.com/{last}"])
+    refused = run_cli(*fetch, str(tmp_path / "urls.txt"), "--shard", "2/3")
+    assert_refused(refused, f"an unsharded slidegrab fetch (pid {whole.pid}) is working on {archive}")
+    assert whole.wait(timeout=120) == 0
+    assert sorted(p.parent.name[:8] for p in archive.glob("*/talk.json")) == sorted([slow, quick, last])
+    for k in (0, 1):
+        again = run_cli(*fetch, str(tmp_path / "urls.txt"), "--shard", f"{k}/3")
+        assert "already complete" in again.stdout, again.stdout + again.stderr
+
+
+def stalled(replica, talk: str, args: list[str]) -> subprocess.Popen:
+    """``slidegrab ARGS`` started, returned once it waits on a stalled slide of ``talk`` (holding its locks)."""
+    rule = replica.faults.add(host=SLIDES_HOST, path=f"/{talk}/slides/*", kind="stall", seconds=10, times=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slidegrab", "-q", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while not rule.fired:
+        assert process.poll() is None, "the fetch ended before its slide stalled"
+        assert time.monotonic() < deadline, "the slide never stalled"
+        time.sleep(0.05)
+    replica.faults.remove(rule)
+    return process
+
+
+def assert_refused(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert fragment in result.stderr

@@ -1,9 +1,12 @@
 """Splitting one batch across machines: ``slidegrab fetch --shard K/N``.
 
-Shard K of N (0 <= K < N) takes the talks whose key hashes to K: the SlidesLive id when the URL names one,
-else the URL itself. The hash is SHA-1, so a talk lands in the same shard on every run and machine, and
-shards never overlap. Each shard has its own lock and its own index (``library-shard-K-of-N.db``) in the
-shared archive; ``slidegrab index --merge`` folds those into ``library.db``.
+Shard K of N (0 <= K < N) takes the talks whose SlidesLive id hashes to K, whichever form of URL names the
+talk; a conference page URL by the id of the talk it embeds, which every shard learns by reading the page
+(identity.py), so a talk listed both ways lands in one shard; a page whose talk cannot be learned so, by
+the URL itself. The hash is SHA-1, so a talk lands in the same shard on every run and machine, and shards
+never overlap. Each shard has its own lock and its own index (``library-shard-K-of-N.db``) in the shared
+archive; shards run side by side, but never beside a plain fetch of the same archive (lock.py).
+``slidegrab index --merge`` folds the shard indexes into ``library.db``.
 
 ``--shard auto`` reads K and N from the scheduler: a SLURM array job (``SLURM_ARRAY_TASK_ID`` with
 ``SLURM_ARRAY_TASK_COUNT``, or ``SLURM_ARRAY_TASK_MIN``/``_MAX``), or a Kubernetes Indexed Job
@@ -42,21 +45,27 @@ class Shard:
     def db_name(self) -> str:
         return f"library-{self.name}.db"
 
-    def takes(self, url: str) -> bool:
-        return shard_of(url, self.count) == self.index
+    def takes(self, url: str, key: str | None = None) -> bool:
+        return hash_shard(key or shard_key(url), self.count) == self.index
 
-    def select(self, urls: Iterable[str]) -> list[str]:
-        return [url for url in urls if self.takes(url)]
+    def select(self, urls: Iterable[str], keys: Mapping[str, str] | None = None) -> list[str]:
+        """This shard's URLs; ``keys`` (identity.talk_keys) gives the talk id of conference page URLs."""
+        keys = keys or {}
+        return [url for url in urls if self.takes(url, keys.get(url))]
 
 
 def shard_key(url: str) -> str:
-    """What decides a talk's shard: its SlidesLive id when the URL names it, else the URL string."""
+    """A talk's key from its URL alone: its SlidesLive id when the URL names it, else the URL string."""
     talk = parse_talk_url(url)
     return talk.id if talk else url.strip()
 
 
 def shard_of(url: str, count: int) -> int:
-    digest = hashlib.sha1(shard_key(url).encode("utf-8"), usedforsecurity=False).hexdigest()
+    return hash_shard(shard_key(url), count)
+
+
+def hash_shard(key: str, count: int) -> int:
+    digest = hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
     return int(digest, 16) % count
 
 

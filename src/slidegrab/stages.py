@@ -56,7 +56,8 @@ def run_stage(stage: Stage, folder: TalkFolder, ctx: StageContext, *, force: boo
     if not force and stage.complete(folder):
         return False
     try:
-        info = stage.run(folder, ctx)
+        with folder.disk_guard():  # a full disk, wherever met (ours, ffmpeg, yt-dlp), fails in one clear line
+            info = stage.run(folder, ctx)
     except SlidegrabError as e:
         folder.mark(stage.name, "failed", error=str(e))
         raise

@@ -6,6 +6,9 @@ Accepted talk URLs (slideslive-protocol.md §2), http or https:
     slideslive.com/embed/presentation/{id}   player.videoken.com/embed/slideslive-{id}
     slideslive.de/{id}[/{slug}]              (myslideslive accepts it; it names the same talk)
 
+An id is a whole number from 1 with at most 12 digits (they have 8 today): ``/0``, ``/-5`` or a 40-digit
+"id" is refused as a usage error before any request.
+
 ``www.slideslive.com`` is not accepted, as in yt-dlp: SlidesLive serves from the bare host only, and a
 page that merely redirects there is still resolved, as an embedding page whose final URL is a talk.
 The query parameters ``embed_parent_url`` and ``embed_container_origin``/``embed_origin`` name the page
@@ -27,6 +30,11 @@ SLIDESLIVE_HOSTS = frozenset({"slideslive.com", "slideslive.de"})
 VIDEOKEN_HOST = "player.videoken.com"
 _TALK_PATH = re.compile(r"/(?:embed/(?:presentation/)?)?(\d+)(?:/[^?#]*)?")
 _VIDEOKEN_PATH = re.compile(r"/embed/slideslive-(\d+)/?")
+_ID_LIKE = re.compile(r"/(?:embed/(?:presentation/)?|embed/slideslive-)?([+-]?\d+)(?:/[^?#]*)?")
+_HOST_FIRST = re.compile(r"[\w-]+(\.[\w-]+)+(:\d+)?/")
+MAX_ID_DIGITS = 12  # ids are 8 digits today; anything far longer is a typo or an attack, not a talk
+MAX_URL = 4096  # characters; browsers and servers give up around 8 KB
+MAX_LIST_BYTES = 64 * 1024 * 1024  # a million URLs; a bigger "list" is some other file
 _ORIGIN_KEYS = ("embed_container_origin", "embed_origin")
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 _TRANSLIT = str.maketrans(
@@ -47,9 +55,7 @@ _TRANSLIT = str.maketrans(
         "ı": "i",
     }
 )
-_RESERVED = frozenset(
-    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-)
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 
 
 @dataclass(frozen=True)
@@ -144,22 +150,39 @@ def validate_url(url: str) -> str:
     text = url.strip()
     if not text:
         raise UsageError("empty URL", hint="give a SlidesLive or conference page URL")
+    if len(text) > MAX_URL:
+        raise UsageError(f"{_shown(text)!r} is not a URL: {len(text)} characters long (at most {MAX_URL})")
     if _BAD_CHARS.search(text):
-        raise UsageError(f"{text!r} is not a URL: it contains spaces or control characters")
+        raise UsageError(f"{_shown(text)!r} is not a URL: it contains spaces or control characters")
     try:
         parts = urlsplit(text)
         host, _ = parts.hostname, parts.port
     except ValueError as e:
-        raise UsageError(f"{text!r} is not a valid URL ({e})") from None
+        raise UsageError(f"{_shown(text)!r} is not a valid URL ({e})") from None
     if parts.scheme not in ("http", "https"):
         hint = (
-            f"write it as https://{text}" if not parts.scheme or "." in parts.scheme else "use an http(s) URL"
+            f"write it as https://{_shown(text)}" if not parts.scheme or "." in parts.scheme else "use an http(s) URL"
         )
-        what = f"'{parts.scheme}:' URLs" if parts.scheme else "URLs without a scheme"
-        raise UsageError(f"{what} are not supported", url=text, hint=hint)
+        what = f"'{_shown(parts.scheme, 20)}:' URLs" if parts.scheme else "URLs without a scheme"
+        raise UsageError(f"{what} are not supported", url=_shown(text), hint=hint)
     if not host or not re.fullmatch(r"[\w.-]*\w[\w.-]*|[0-9a-f:.]+", host):
-        raise UsageError("the URL has no valid host", url=text)
+        raise UsageError("the URL has no valid host", url=_shown(text))
+    _check_talk_id(host.lower(), parts.path, text)
     return text
+
+
+def _check_talk_id(host: str, path: str, url: str) -> None:
+    """A SlidesLive URL whose id cannot be one (0, negative, dozens of digits) is refused before any request."""
+    if host not in SLIDESLIVE_HOSTS | {VIDEOKEN_HOST} or not (m := _ID_LIKE.fullmatch(path)):
+        return
+    digits = m.group(1)
+    if digits.isdigit() and int(digits) > 0 and len(digits) <= MAX_ID_DIGITS:
+        return
+    raise UsageError(
+        f"{_shown(digits, 20)} is not a SlidesLive talk id",
+        url=_shown(url),
+        hint=f"ids are whole numbers from 1 with at most {MAX_ID_DIGITS} digits, e.g. https://slideslive.com/38990101",
+    )
 
 
 def _is_web_url(value: str) -> bool:
@@ -179,31 +202,56 @@ def gather_urls(args: Iterable[str], stdin: Iterable[str] = ()) -> list[str]:
     lines: list[str] = []
     for arg in args:
         if arg == "-":
-            lines += _checked("<stdin>", list(stdin))
-        elif _is_web_url(arg) or "://" in arg or arg.startswith(("javascript:", "data:")):
+            lines += _checked("<stdin>", _stdin_lines(stdin))
+        elif _is_web_url(arg) or "://" in arg or arg.lower().startswith(("javascript:", "data:")):
             validate_url(arg)
             lines.append(arg)
         elif os.path.isfile(arg):
             lines += _checked(arg, _read_text(arg).splitlines())
         else:
-            raise UsageError(f"{arg!r} is neither a URL nor a file of URLs")
+            if _HOST_FIRST.match(arg):  # slideslive.com/38990101: a URL without its scheme, says how to write it
+                validate_url(arg)
+            raise UsageError(f"{_shown(arg)!r} is neither a URL nor a file of URLs")
     urls = read_url_list(lines)
     if not urls:
         raise UsageError("no URLs given", hint="give talk URLs, or a file with one URL per line")
     return urls
 
 
+def _stdin_lines(stdin: Iterable[str]) -> list[str]:
+    """Standard input's lines, its bytes checked as a list file's are (sys.stdin would raise on bad UTF-8)."""
+    binary = getattr(stdin, "buffer", None)
+    if binary is None:
+        return list(stdin)
+    return _decoded("<stdin>", binary.read(MAX_LIST_BYTES + 1)).splitlines()
+
+
 def _read_text(path: str) -> str:
     try:
-        data = open(path, "rb").read()  # noqa: SIM115
+        with open(path, "rb") as f:
+            data = f.read(MAX_LIST_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read the URL list {path}: {e.strerror}") from None
+    return _decoded(path, data)
+
+
+def _decoded(name: str, data: bytes) -> str:
+    """The text of a URL list; one line naming the file when it is too big, binary, UTF-16 or not UTF-8."""
+    if len(data) > MAX_LIST_BYTES:
+        raise UsageError(f"{name} is over {MAX_LIST_BYTES // 2**20} MiB, too big for a list of URLs")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"{name} is UTF-16 text", hint="save it as UTF-8")
     if b"\x00" in data:
-        raise UsageError(f"{path} is a binary file, not a list of URLs (one URL per line)")
+        raise UsageError(f"{name} is a binary file, not a list of URLs (one URL per line)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise UsageError(f"{path} is not UTF-8 text (byte {e.start})", hint="save it as UTF-8") from None
+        raise UsageError(f"{name} is not UTF-8 text (byte {e.start})", hint="save it as UTF-8") from None
+
+
+def _shown(text: str, limit: int = 100) -> str:
+    """``text`` cut short for an error line: a 100 KB URL must not become a 100 KB message."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def _checked(name: str, lines: list[str]) -> list[str]:
@@ -211,7 +259,7 @@ def _checked(name: str, lines: list[str]) -> list[str]:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if len(text) > 4096:
+        if len(text) > MAX_URL:
             raise UsageError(f"{name} line {number}: a line of {len(text)} characters is not a URL")
         try:
             validate_url(text)
