@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import tempfile
+import threading
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,7 +70,7 @@ class MergeStage(Stage):
         frame = frame_size([p.size for p in pictures])
         shots = [Shot(p, start, stop) for p, (start, stop) in zip(pictures, spans, strict=True) if stop > start]
         chapters = ffmetadata(talk, [row["index"] for row in rows], spans)
-        converted = write_video(folder, shots, chapters, frame, audio)
+        converted = write_video(folder, shots, chapters, frame, audio, cancel=ctx.cancel)
         return {
             "files": [VIDEO, CONCAT],
             "duration": end / TICKS,
@@ -79,9 +80,17 @@ class MergeStage(Stage):
         }
 
 
-def write_video(folder: TalkFolder, shots: list[Shot], chapters: str, frame: tuple[int, int], audio: Path) -> int:
+def write_video(
+    folder: TalkFolder,
+    shots: list[Shot],
+    chapters: str,
+    frame: tuple[int, int],
+    audio: Path,
+    *,
+    cancel: threading.Event | None = None,
+) -> int:
     """Write slides-video.mp4 and ffmpeg_concat.txt (and frames/ when the deck mixes formats); return how
-    many slides were converted into frames/. On failure nothing of it is left behind."""
+    many slides were converted into frames/. On failure or ``cancel`` nothing of it is left behind."""
     frames = folder.path / FRAMES
     shutil.rmtree(frames, ignore_errors=True)  # an earlier merge's, now stale
     try:
@@ -91,7 +100,7 @@ def write_video(folder: TalkFolder, shots: list[Shot], chapters: str, frame: tup
             metadata.write_text(chapters, encoding="utf-8")
             with folder.writing(CONCAT) as concat, folder.writing(VIDEO) as video:
                 concat.write_text(concat_list(shots, folder.path, frame, audio.name), encoding="utf-8")
-                encode(concat, audio, metadata, video, frame, folder.talk.url)
+                encode(concat, audio, metadata, video, frame, folder.talk.url, cancel)
     except BaseException:
         shutil.rmtree(frames, ignore_errors=True)
         raise
@@ -233,7 +242,15 @@ def escape(value: str) -> str:
     return re.sub(r"([=;#\\\n])", r"\\\1", value)
 
 
-def encode(concat: Path, audio: Path, metadata: Path, target: Path, frame: tuple[int, int], url: str) -> None:
+def encode(
+    concat: Path,
+    audio: Path,
+    metadata: Path,
+    target: Path,
+    frame: tuple[int, int],
+    url: str,
+    cancel: threading.Event | None = None,
+) -> None:
     width, height = frame
     slides = ffmpeg.input(str(concat), f="concat", safe=0)
     sound = ffmpeg.input(str(audio))
@@ -249,7 +266,7 @@ def encode(concat: Path, audio: Path, metadata: Path, target: Path, frame: tuple
         f="mp4", vcodec="libx264", tune="stillimage", pix_fmt="yuv420p", fps_mode="vfr",
         acodec="copy", movflags="+faststart", map_metadata=2, map_chapters=2,
     )  # fmt: skip
-    run(output, what="making the slide video", url=url)
+    run(output, what="making the slide video", url=url, cancel=cancel)
 
 
 def write_pdf(images: list[Path], target: Path) -> None:

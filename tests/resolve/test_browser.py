@@ -140,16 +140,36 @@ def test_discover_on_a_poster_page_gives_its_embed(browser, net, fixture):
     assert [parse_talk_url(u).id for u in expected] == [fixture.id]
 
 
-def test_a_stalled_player_times_out_naming_what_was_not_seen(replica, module_net):
-    rule = replica.faults.add(host="slideslive.com", path="/player/38990101", kind="stall", seconds=6, times=1)
+def test_a_stalled_player_times_out_twice_naming_what_was_not_seen(replica, module_net):
+    rule = replica.faults.add(host="slideslive.com", path="/player/38990101", kind="stall", seconds=6, times=2)
     try:
         with BrowserResolver(module_net, timeout=2) as quick:
             message = error_text(quick.resolve, PLAIN)
     finally:
         replica.faults.remove(rule)
+    assert rule.fired == 2  # the page was loaded once more before giving up
     assert "player response" in message
     assert "2 s" in message
     assert "38990101" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("path", ["/embed/presentation/38990101", "/player/38990101"], ids=["page", "player"])
+def test_a_page_that_hangs_once_is_loaded_again_in_a_new_browser(replica, module_net, net, path):
+    """A page (or the request its player waits for) that never finishes: the browser is replaced, the page
+    loaded once more, and the talk comes out as if nothing had happened."""
+    rule = replica.faults.add(host="slideslive.com", path=path, kind="stall", seconds=8, times=1)
+    try:
+        with BrowserResolver(module_net, timeout=2) as quick:
+            quick.resolve("https://slideslive.com/38925901")  # a browser, warm
+            first = quick.processes()
+            talk = quick.resolve(PLAIN)
+            assert quick.processes()[0] != first[0]
+    finally:
+        replica.faults.remove(rule)
+    assert rule.fired == 1
+    assert talk == resolve(PLAIN, net)
+    assert _alive(first) == []
 
 
 def test_a_request_that_failed_on_the_page_is_retried_by_loading_it_again(replica, browser, net):

@@ -5,7 +5,9 @@ parent page's iframe would); for any other URL it loads that page and lets its s
 iframe (``embed_presentation.js`` → ``/embed/init`` → iframe). Either way it waits, polling the network
 log, until the embed page, the ``/player/{id}`` response and the slide timings the player asked for have
 answered, reads their bodies through CDP, and hands them to ``player.assemble`` exactly as the direct
-client does, so both give the same Talk. One browser serves many pages; a dead one is restarted once.
+client does, so both give the same Talk. One browser serves many pages. A page job whose browser died under
+it (a crash, a kill, a renderer that stopped answering) or whose page never finished (a request that stalled
+past the timeout) is run once more in a fresh browser; a second failure is reported in one line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from slidegrab.talk import Talk
 from slidegrab.urls import embed_url, origin_of, parse_talk_url
 
 T = TypeVar("T")
+PAGE_TIMEOUT_S = 30.0  # a page, and what its player fetches, must have answered within this
 POLL_S = 0.1
 CHECK_WORKERS = 4
 _NOT_PAGES = re.compile(r"\.(?:json|xml|pdf|png|jpe?g|gif|webp|svg|zip|css|js|mp4|m4a|mp3)$", re.I)
@@ -41,13 +44,15 @@ _LINKS = "return Array.from(document.querySelectorAll('a[href]'), a => a.href);"
 class BrowserResolver:
     """``resolve(url)`` → Talk and ``discover(page)`` → talk links, through one reused Chromium.
 
-    One page at a time (callers share it under a lock); ``close()`` or ``with`` ends the browser."""
+    One page at a time (callers share it under a lock); ``close()`` or ``with`` ends the browser, ``abort()``
+    (from any thread) ends it at once."""
 
-    def __init__(self, net: NetConfig, *, timeout: float = 30):
+    def __init__(self, net: NetConfig, *, timeout: float | None = None):
         self.net = net
-        self.timeout = timeout
+        self.timeout = timeout or PAGE_TIMEOUT_S
         self._chromium: Chromium | None = None
         self._session: requests.Session | None = None
+        self._aborted = False
 
     def resolve(self, url: str, referer: str | None = None) -> Talk:
         """The Talk at a SlidesLive URL, or the one a page embeds; ``referer`` unlocks embed-only talks."""
@@ -83,6 +88,13 @@ class BrowserResolver:
             self._session = self.net.session()
         return self._session
 
+    def abort(self) -> None:
+        """Ctrl-C: kill the browser now, from any thread. The page job in flight fails as interrupted
+        instead of restarting it, and no other browser is started; ``close`` still cleans up."""
+        self._aborted = True
+        if (chromium := self._chromium) is not None:
+            chromium.kill()
+
     def close(self) -> None:
         """Quit the browser (and every process it started) and close the HTTP session."""
         if self._chromium is not None:
@@ -99,24 +111,40 @@ class BrowserResolver:
         self.close()
 
     def _run(self, url: str, job: Callable[[Chromium], T]) -> T:
-        """Run a page job; when the browser died under it (crash, kill, hang), start a new one and retry once."""
+        """Run a page job; when the browser died under it or the page never finished, retry once in a new one."""
         for attempt in (1, 2):
-            chromium = self._browser()
+            chromium = self._browser(url)
             try:
                 return job(chromium)
-            except WebDriverException as e:
-                if not isinstance(e, _Hung) and chromium.alive():
-                    raise BrowserError(f"Chromium failed: {first_line(e)}", url=url) from e
-                log.warning("Chromium died (%s); starting a new one", first_line(e))
-                self._chromium = None
-                chromium.quit()
-                if attempt == 2:
-                    raise BrowserError(f"Chromium died twice in a row ({first_line(e)})", url=url) from e
+            except Exception as e:
+                if self._aborted:  # the browser was killed under the job on purpose
+                    raise BrowserError("interrupted", url=url) from None
+                self._recover(chromium, url, e, last=attempt == 2)
         raise AssertionError("unreachable")
 
-    def _browser(self) -> Chromium:
-        if self._chromium is None:
+    def _recover(self, chromium: Chromium, url: str, error: Exception, *, last: bool) -> None:
+        """After a failed page job: raise what to report, or quit the browser so that the job runs again in a
+        new one. A browser that died or hung is quit in any case."""
+        if isinstance(error, PageStalled):
+            if last:
+                raise error
+            log.warning("%s; loading the page once more in a new Chromium", error)
+        elif not isinstance(error, WebDriverException):
+            raise error
+        elif not isinstance(error, _Hung) and chromium.alive():
+            raise BrowserError(f"Chromium failed: {first_line(error)}", url=url) from error
+        elif not last:
+            log.warning("Chromium died (%s); starting a new one", first_line(error))
+        self._chromium = None
+        chromium.quit()
+        if last:
+            raise BrowserError(f"Chromium died twice in a row ({first_line(error)})", url=url) from error
+
+    def _browser(self, url: str) -> Chromium:
+        if self._chromium is None and not self._aborted:
             self._chromium = Chromium(self.net, timeout=self.timeout)
+        if self._aborted:  # checked after the start too: an abort may come while Chromium starts
+            raise BrowserError("interrupted", url=url)
         return self._chromium
 
     def _open(self, chromium: Chromium, url: str) -> None:
@@ -128,15 +156,13 @@ class BrowserResolver:
         except TimeoutException:
             if not chromium.alive():  # hung, not slow: let _run start a new browser
                 raise _Hung("Chromium stopped responding") from None
-            raise ResolveError(f"the page did not load within {self.timeout:g} s", url=url) from None
+            raise PageStalled(f"the page did not load within {self.timeout:g} s", url=url) from None
 
     def _wait(self, chromium: Chromium, url: str, poll: Callable[[object], T | None], missing) -> T:
         try:
             return WebDriverWait(chromium.driver, self.timeout, POLL_S, ignored_exceptions=()).until(poll)
         except TimeoutException:
-            raise ResolveError(
-                f"{missing()} was not seen within {self.timeout:g} s", url=url, hint="try again later"
-            ) from None
+            raise PageStalled(f"{missing()} was not seen within {self.timeout:g} s", url=url) from None
 
     def _capture(self, chromium: Chromium, target: str, parent: str | None) -> Captured:
         self._open(chromium, target)
@@ -158,6 +184,13 @@ class BrowserResolver:
             return False
         ok = response.status_code == 200 and "html" in response.headers.get("Content-Type", "html")
         return ok and bool(find_embeds(text_of(response), response.url))
+
+
+class PageStalled(ResolveError):
+    """Something the page needed did not answer within the timeout: loaded once more, then reported."""
+
+    def __init__(self, message: str, *, url: str):
+        super().__init__(message, url=url, hint="try again later")
 
 
 class _Hung(WebDriverException):

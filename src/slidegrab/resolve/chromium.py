@@ -5,7 +5,9 @@ name others); Selenium Manager is never asked. Each launch gets a fresh temporar
 is switched off so that a slideslive.com iframe inside a conference page runs in the page's renderer:
 ChromeDriver's performance log, and ``Network.getResponseBody``, then see the iframe's requests too (with
 site isolation on, Chromium 156 puts the iframe in another process and both miss them).
-chromedriver starts in a session of its own, so ``quit`` can end every process the launch made.
+chromedriver starts in a session of its own, so ``quit`` can end every process the launch made, and a
+Ctrl-C meant for slidegrab does not reach the browser; a watchdog (watchdog.py) ends that session when
+slidegrab itself is killed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import tempfile
 import time
 import weakref
@@ -28,6 +29,9 @@ from selenium.webdriver.chrome.service import Service
 
 from slidegrab.errors import BrowserError
 from slidegrab.net import NetConfig
+from slidegrab.resolve.watchdog import Watchdog, group, kill_group, processes
+
+__all__ = ["Chromium", "Exchange", "NetLog", "descendants", "first_line", "group", "processes"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -69,13 +73,15 @@ class Chromium:
 
     def __init__(self, net: NetConfig, *, timeout: float):
         self.profile = Path(tempfile.mkdtemp(prefix="slidegrab-chromium-"))
+        self.watchdog = Watchdog(self.profile)  # first: from chromedriver's first instant on, it is guarded
         try:
-            self.driver = _launch(_options(net, self.profile), timeout)
+            self.driver = _launch(_options(net, self.profile), timeout, self.watchdog)
         except BaseException:
             shutil.rmtree(self.profile, ignore_errors=True)
+            self.watchdog.release()
             raise
         self.pid = self.driver.service.process.pid
-        self._finalizer = weakref.finalize(self, _shutdown, self.driver, self.pid, self.profile)
+        self._finalizer = weakref.finalize(self, _shutdown, self.driver, self.pid, self.profile, self.watchdog)
         self.driver.set_page_load_timeout(timeout)
         self.driver.set_script_timeout(SCRIPT_TIMEOUT_S)
 
@@ -109,6 +115,11 @@ class Chromium:
     def pids(self) -> list[int]:
         """chromedriver and every process under it (the browser, its zygotes and renderers)."""
         return [self.pid, *descendants(self.pid)]
+
+    def kill(self) -> None:
+        """SIGKILL every process of this launch at once (from any thread): a page job in flight then fails.
+        ``quit`` still has to be called to clean up."""
+        kill_group(self.pid)
 
     def quit(self) -> None:
         """End the session, then anything of this launch still running, then remove the profile.
@@ -179,11 +190,13 @@ _CHANGES = frozenset(
 )
 
 
-def _shutdown(driver: webdriver.Chrome, pid: int, profile: Path) -> None:
-    with contextlib.suppress(Exception):  # a dead browser cannot quit; the kill below ends it
-        driver.quit()
-    _kill_group(pid)
+def _shutdown(driver: webdriver.Chrome, pid: int, profile: Path, watchdog: Watchdog) -> None:
+    if group(pid):  # a browser killed already has no session to end (and quitting it would wait on retries)
+        with contextlib.suppress(Exception):  # a dead browser cannot quit; the kill below ends it
+            driver.quit()
+    kill_group(pid)
     shutil.rmtree(profile, ignore_errors=True)
+    watchdog.release()
 
 
 def _options(net: NetConfig, profile: Path) -> webdriver.ChromeOptions:
@@ -200,20 +213,32 @@ def _options(net: NetConfig, profile: Path) -> webdriver.ChromeOptions:
     return options
 
 
-def _launch(options: webdriver.ChromeOptions, timeout: float) -> webdriver.Chrome:
+def _launch(options: webdriver.ChromeOptions, timeout: float, watchdog: Watchdog) -> webdriver.Chrome:
     driver_path = os.environ.get("SLIDEGRAB_CHROMEDRIVER") or CHROMEDRIVER
     for what, path in (("chromedriver", driver_path), ("Chromium", options.binary_location)):
         if not Path(path).is_file():
             raise BrowserError(f"{what} not found at {path}", hint=_HINT)
-    service = Service(executable_path=driver_path, popen_kw={"start_new_session": True})
+    service = _GuardedService(watchdog, executable_path=driver_path, popen_kw={"start_new_session": True})
     try:
         return webdriver.Chrome(service=service, options=options)
     except WebDriverException as e:
         if (process := getattr(service, "process", None)) is not None:
-            _kill_group(process.pid)
+            kill_group(process.pid)
         service.stop()
         what = f"could not start Chromium ({options.binary_location})"
         raise BrowserError(f"{what}: {first_line(e)}", hint=_HINT) from e
+
+
+class _GuardedService(Service):
+    """chromedriver, put under the watchdog's guard the moment it exists (before it starts Chromium)."""
+
+    def __init__(self, watchdog: Watchdog, **kw):
+        super().__init__(**kw)
+        self._watchdog = watchdog
+
+    def _start_process(self, path: str) -> None:
+        super()._start_process(path)
+        self._watchdog.watch(self.process.pid)  # its own session: its pid is the group of all it starts
 
 
 _HINT = "install matching chromium and chromedriver, or set SLIDEGRAB_CHROMIUM and SLIDEGRAB_CHROMEDRIVER"
@@ -225,20 +250,6 @@ def first_line(error: WebDriverException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def processes() -> dict[int, tuple[int, int]]:
-    """pid → (parent pid, process group) of every live (non-zombie) process, read from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split() if stat else ["Z"]
-        if fields[0] != "Z":
-            table[int(entry.name)] = (int(fields[1]), int(fields[2]))
-    return table
-
-
 def descendants(pid: int) -> list[int]:
     """Every live process below ``pid``, children first."""
     table = processes()
@@ -247,19 +258,3 @@ def descendants(pid: int) -> list[int]:
         frontier = {p for p, (parent, _) in table.items() if parent in frontier}
         found += sorted(frontier)
     return found
-
-
-def group(leader: int) -> list[int]:
-    """The live processes of the process group that ``leader`` started (orphans included)."""
-    return [p for p, (_, pgid) in processes().items() if pgid == leader]
-
-
-def _kill_group(leader: int, wait: float = 5.0) -> None:
-    """SIGKILL the group, then wait until /proc shows none of it (a dead process turns zombie at once)."""
-    deadline = time.monotonic() + wait
-    while group(leader) and time.monotonic() < deadline:
-        try:
-            os.killpg(leader, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.05)

@@ -37,12 +37,12 @@ class TranscribeStage(Stage):
 
         audio = audio_file(folder)
         engine = load_engine(self.options)
+        stop_if_cancelled(ctx, folder)  # loading the model, and below reading the audio, take seconds too
         segments, info = engine.transcribe(audio, self.chunks(folder, engine), self.options)
         dropped: list[Segment] = []
         kept = []
         for segment in drop_hallucinations(segments, dropped):
-            if ctx.cancel.is_set():
-                raise SlidegrabError(f"talk {folder.talk.id}: interrupted")
+            stop_if_cancelled(ctx, folder)
             kept.append(segment)
             ctx.progress("transcribe", segment.end, info.duration)
         quality = talk_quality(kept, info.duration, info.speech)
@@ -78,6 +78,12 @@ class TranscribeStage(Stage):
             prompts=self.options.slide_prompts,
             tokenizer=getattr(model, "hf_tokenizer", None),
         )
+
+
+def stop_if_cancelled(ctx: StageContext, folder: TalkFolder) -> None:
+    """Ctrl-C: the transcript is left unwritten, and the stage recorded as interrupted."""
+    if ctx.cancel.is_set():
+        raise SlidegrabError(f"talk {folder.talk.id}: interrupted")
 
 
 def audio_file(folder: TalkFolder) -> Path:
