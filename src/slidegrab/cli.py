@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -23,7 +25,15 @@ log = logging.getLogger("slidegrab")
 
 
 def network_options(fn):
-    """--proxy and --ca-bundle, shared by every command that goes online."""
+    """--proxy, --ca-bundle and --timeout, shared by every command that goes online."""
+    fn = click.option(
+        "--timeout",
+        type=click.FloatRange(0.5, 600),
+        default=NetConfig.timeout,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long to connect and between bytes read; a request that stalls longer is retried.",
+    )(fn)
     fn = click.option(
         "--ca-bundle",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -67,11 +77,13 @@ def cli() -> None:
 @click.option("--referer", metavar="URL", help="The page that embeds the talk (for embed-only talks).")
 @click.option("--browser/--no-browser", default=True, help="Fall back to headless Chromium when needed.")
 @network_options
-def resolve(url: str, as_json: bool, referer: str | None, browser: bool, proxy: str | None, ca_bundle) -> None:
+def resolve(
+    url: str, as_json: bool, referer: str | None, browser: bool, proxy: str | None, ca_bundle, timeout: float
+) -> None:
     """Print what a talk URL resolves to; download nothing."""
     from slidegrab.resolve import resolve as resolve_url
 
-    net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
+    net = NetConfig(proxy=proxy, ca_bundle=ca_bundle, timeout=timeout)
     with _browser(net, browser) as chromium:
         talk = resolve_url(url, net, referer=referer, browser=chromium)
     if as_json:
@@ -85,13 +97,13 @@ def resolve(url: str, as_json: bool, referer: str | None, browser: bool, proxy: 
 @click.argument("page_url")
 @click.option("--json", "as_json", is_flag=True, help="Print the URLs as a JSON list.")
 @network_options
-def discover(page_url: str, as_json: bool, proxy: str | None, ca_bundle) -> None:
+def discover(page_url: str, as_json: bool, proxy: str | None, ca_bundle, timeout: float) -> None:
     """List the SlidesLive talks a conference page shows once its JavaScript has run."""
     from slidegrab.resolve.browser import BrowserResolver
     from slidegrab.urls import validate_url
 
     validate_url(page_url)
-    with BrowserResolver(NetConfig(proxy=proxy, ca_bundle=ca_bundle)) as chromium:
+    with BrowserResolver(NetConfig(proxy=proxy, ca_bundle=ca_bundle, timeout=timeout)) as chromium:
         urls = chromium.discover(page_url)
     if as_json:
         click.echo(json.dumps(urls, indent=2))
@@ -140,11 +152,17 @@ def transcript_options(fn):
         ),
         click.option(
             "--compute-type",
+            type=click.Choice(COMPUTE_TYPES),
             default="default",
             show_default=True,
             help="faster-whisper precision: int8 on CPU, float16 on GPU by default.",
         ),
-        click.option("--language", metavar="CODE", help="Spoken language (default: detected mid-talk)."),
+        click.option(
+            "--language",
+            metavar="CODE",
+            callback=_whisper_language,
+            help="Spoken language (default: detected mid-talk).",
+        ),
         click.option(
             "--slide-prompts/--no-slide-prompts",
             default=True,
@@ -155,6 +173,21 @@ def transcript_options(fn):
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16")
+COMPUTE_TYPES += ("float16", "bfloat16", "float32")  # CTranslate2's; a bogus one would fail every talk
+
+
+def _whisper_language(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A language code Whisper knows (en, de, zh …), checked before any work rather than in every talk."""
+    if value is None:
+        return None
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if value.lower() not in _LANGUAGE_CODES:
+        raise click.BadParameter(f"{value!r} is not a language code Whisper knows (e.g. en, de, fr, zh)")
+    return value.lower()
 
 
 def _transcript(**whisper):
@@ -187,7 +220,19 @@ def _transcript(**whisper):
 @network_options
 @click.pass_context
 def fetch(
-    ctx, urls, output, jobs, referer, browser, no_transcribe, shard_spec, shard_count, proxy, ca_bundle, **whisper
+    ctx,
+    urls,
+    output,
+    jobs,
+    referer,
+    browser,
+    no_transcribe,
+    shard_spec,
+    shard_count,
+    proxy,
+    ca_bundle,
+    timeout,
+    **whisper,
 ) -> None:
     """Fetch every talk: slides, audio, the synced MP4, the PDF, the transcript, the index. Resumable."""
     from slidegrab.pipeline import FetchOptions
@@ -200,7 +245,7 @@ def fetch(
     if not urls and sys.stdin.isatty():
         raise UsageError("no URLs given", hint="give talk URLs, a file of URLs, or - to read them from stdin")
     talks = gather_urls(urls or ["-"], sys.stdin if "-" in urls or not urls else ())
-    net = NetConfig(proxy=proxy, ca_bundle=ca_bundle)
+    net = NetConfig(proxy=proxy, ca_bundle=ca_bundle, timeout=timeout)
     transcript = None if no_transcribe else _transcript(**whisper)
     referer = validate_url(referer) if referer else None
     options = FetchOptions(output, net, jobs, referer, browser, transcript, shard)
@@ -335,19 +380,24 @@ def _browser(net: NetConfig, enabled: bool):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn errors into one line and an exit status."""
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    stop_on_sigterm()
     try:
         status = cli.main(args=argv, prog_name="slidegrab", standalone_mode=False)
         sys.exit(status if isinstance(status, int) else 0)  # click returns ctx.exit()'s code here
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.UsageError as e:  # a bad option value: one line, like every other error, and exit 2
+        where = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
+        click.echo(f"slidegrab: error: {e.format_message().rstrip('.')}{where}", err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.Abort:
-        click.echo("slidegrab: interrupted", err=True)
+    except click.Abort as e:  # click turns a KeyboardInterrupt into Abort
+        click.echo(f"slidegrab: {interrupted(e.__cause__)}", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("slidegrab: interrupted", err=True)
+    except KeyboardInterrupt as e:
+        click.echo(f"slidegrab: {interrupted(e)}", err=True)
         sys.exit(130)
     except SlidegrabError as e:
         if verbose:
@@ -359,3 +409,17 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"slidegrab: internal error: {type(e).__name__}: {e} (run with -v for details)", err=True)
         sys.exit(1)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (what batch schedulers and ``kill`` send) stops slidegrab as Ctrl-C does: cleanly, resumable."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def interrupted(error: BaseException | None) -> str:
+    """The line that ends a run stopped by Ctrl-C or SIGTERM: how far a batch got, and how to go on."""
+    if (finished := getattr(error, "finished", None)) is None:
+        return "interrupted"
+    total = getattr(error, "total", "?")
+    return f"interrupted: {finished} of {total} talks finished; run the same command again to resume"

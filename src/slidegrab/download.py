@@ -22,8 +22,9 @@ from PIL import Image, UnidentifiedImageError
 
 from slidegrab.archive import TalkFolder
 from slidegrab.audio import AudioStage, run_ffmpeg, ytdlp_download
-from slidegrab.errors import MediaError, NetworkError, SlidegrabError
-from slidegrab.net import fetch
+from slidegrab.errors import EXPIRED_STATUSES, MediaError, NetworkError, SlidegrabError, TokenExpired
+from slidegrab.net import fetch, get_whole, reason
+from slidegrab.safety import IMAGE_BYTES, SUBTITLE_BYTES
 from slidegrab.stages import Stage, StageContext
 from slidegrab.talk import Slide, Talk
 
@@ -32,6 +33,7 @@ __all__ = ["AudioStage", "SlidesStage", "SubtitlesStage"]
 WORKERS = 8
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF"}
 MAX_PIXELS = 50_000_000  # 8K is 33 MP; anything larger is no slide but a decompression bomb
+SLIDE_FORMATS = tuple(sorted(set(IMAGE_FORMATS.values())))  # what Image.open may identify a slide as
 CLIP_FORMAT = "bestvideo[height<=1080]/best[height<=1080]/worstvideo/worst"  # a still as sharp as a slide
 END_MARKERS = {"JPEG": b"\xff\xd9", "GIF": b";"}  # a body cut short lacks them (WebP: its RIFF size)
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
@@ -91,7 +93,8 @@ def image_format(data: bytes) -> str:
     link): the header and size, every PNG chunk's CRC (Pillow's ``verify``), the end marker of a JPEG or
     GIF. A body cut short is also caught by its Content-Length; OCR decodes every slide later anyway.
     """
-    with Image.open(io.BytesIO(data)) as image:
+    # Only the slide formats: Pillow's other openers are attack surface (EPS even runs Ghostscript).
+    with Image.open(io.BytesIO(data), formats=SLIDE_FORMATS) as image:
         if image.width * image.height > MAX_PIXELS:
             raise ValueError(f"{image.width}x{image.height} pixels is too large for a slide")
         found = image.format or ""
@@ -116,36 +119,27 @@ def slide_image(talk: Talk, slide: Slide, ctx: StageContext) -> bytes:
     url = slide.image_url
     if not url:
         raise MediaError(f"talk {talk.id}: slide {slide.index} has no image URL", url=talk.url)
-    attempts, error = 1 + max(0, ctx.net.retries), None
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(min(ctx.net.backoff * 2 ** (attempt - 1), 8))
+    for attempt in range(max(0, ctx.net.retries)):
         try:
             return verified_image(talk, slide, _get(ctx.session, url, talk, slide))
-        except (requests.RequestException, MediaError) as e:
-            error = e
-    if isinstance(error, MediaError):
-        raise error
-    raise NetworkError(
-        f"talk {talk.id}: slide {slide.index} failed after {attempts} tries: {_failure(error)}",
-        url=url,
-        hint="check --proxy and the network; a rerun fetches only the missing slides",
-    )
-
-
-def _failure(error: Exception | None) -> str:
-    if isinstance(error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "the transfer was cut short"
-    if isinstance(error, requests.Timeout):
-        return "timed out"
-    return "the connection failed" if isinstance(error, requests.ConnectionError) else type(error).__name__
+        except MediaError:  # a body that is no image (an error page served as 200): asked for again
+            time.sleep(min(ctx.net.backoff * 2**attempt, 8))
+    return verified_image(talk, slide, _get(ctx.session, url, talk, slide))  # the last try: its failure counts
 
 
 def _get(session: requests.Session, url: str, talk: Talk, slide: Slide) -> requests.Response:
-    response = session.get(url)
-    if response.status_code != 200:
-        raise NetworkError(f"talk {talk.id}: slide {slide.index} answered HTTP {response.status_code}", url=url)
-    _ = response.content  # read the whole body here: a cut-off transfer raises inside the retry loop
+    """The slide's answer, body read (``get_whole`` fetches a transfer cut short again). A 403/410 may be an
+    expired signed URL: TokenExpired, so that the pipeline resolves the talk again."""
+    try:
+        response = get_whole(session, url, limit=IMAGE_BYTES)
+    except requests.RequestException as e:
+        hint = "check --proxy and the network; a rerun fetches only the missing slides"
+        message = f"talk {talk.id}: slide {slide.index} could not be fetched: {reason(e)}"
+        raise NetworkError(message, url=url, hint=hint) from None
+    status = response.status_code
+    if status != 200:
+        error = TokenExpired if status in EXPIRED_STATUSES else NetworkError
+        raise error(f"talk {talk.id}: slide {slide.index} answered HTTP {status}", url=url)
     return response
 
 
@@ -191,7 +185,9 @@ class SubtitlesStage(Stage):
         for subtitle in talk.subtitles:
             file = subtitles_file(subtitle.language, files)
             what = f"{subtitle.name or subtitle.language} subtitles of talk {talk.id}"
-            response = fetch(ctx.session, subtitle.url, what=what)
+            response = fetch(ctx.session, subtitle.url, what=what, ok=(200, *EXPIRED_STATUSES), limit=SUBTITLE_BYTES)
+            if response.status_code != 200:  # presigned URLs expire (S3: 24 h)
+                raise TokenExpired(f"the {what} answered HTTP {response.status_code}", url=subtitle.url)
             text = response.content.decode("utf-8-sig", errors="replace")
             if not text.startswith("WEBVTT"):
                 raise MediaError(f"talk {talk.id}: the {subtitle.language} subtitles are not WebVTT", url=subtitle.url)

@@ -9,25 +9,26 @@ recorded and never stops the others.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slidegrab.archive import Archive, TalkFolder, slide_table
+from slidegrab.archive import Archive, TalkFolder, disk_guard, slide_table
 from slidegrab.download import AudioStage, SlidesStage, SubtitlesStage
-from slidegrab.errors import SlidegrabError, UsageError
+from slidegrab.errors import NetworkError, ResolveError, SlidegrabError, TokenExpired
+from slidegrab.identity import one_per_talk, talk_keys
 from slidegrab.library import Library
+from slidegrab.lock import ArchiveLock
 from slidegrab.merge import MergeStage, PdfStage
 from slidegrab.net import NetConfig
 from slidegrab.progress import Display
 from slidegrab.resolve import resolve
 from slidegrab.shard import Shard
 from slidegrab.stages import Stage, StageContext, run_stage
+from slidegrab.talk import Talk
 from slidegrab.transcribe.model import TranscriptOptions
 from slidegrab.transcribe.models import BUNDLED
 from slidegrab.transcribe.ocr import OcrStage
@@ -79,19 +80,36 @@ class SharedBrowser:
 
     def __init__(self, net: NetConfig):
         self._net, self._browser, self._lock = net, None, threading.Lock()
+        self._aborted = False
 
     def resolve(self, url: str, referer: str | None = None):
         with self._lock:
+            if self._aborted:
+                raise SlidegrabError("interrupted", url=url)
             if self._browser is None:
                 from slidegrab.resolve.browser import BrowserResolver
 
                 self._browser = BrowserResolver(self._net)
             return self._browser.resolve(url, referer=referer)
 
+    def abort(self) -> None:
+        """Ctrl-C: end the browser now, without waiting for the page in it (that talk fails as interrupted)."""
+        self._aborted = True
+        if (browser := self._browser) is not None:
+            browser.abort()
+
     def close(self) -> None:
         with self._lock:
             if self._browser is not None:
                 self._browser.close()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the batch; the talks in flight stopped at their next look at ``cancel``."""
+
+    def __init__(self, finished: int, total: int):
+        super().__init__(f"{finished} of {total} talks finished")
+        self.finished, self.total = finished, total
 
 
 class Batch:
@@ -113,16 +131,28 @@ class Batch:
         )
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk") as pool:
-                return list(pool.map(self.fetch_one, urls))
-        except KeyboardInterrupt:
-            self.cancel.set()
-            raise
+                futures = [pool.submit(self.fetch_one, url) for url in urls]
+                try:
+                    return [future.result() for future in futures]
+                except KeyboardInterrupt:  # SIGINT, or SIGTERM (the CLI makes it one): stop before the pool waits
+                    self._stop(futures)
+            finished = [f.result() for f in futures if f.done() and not f.cancelled()]
+            raise Interrupted(sum(r.status != "failed" for r in finished), len(urls))
         finally:
             self.display.stop()
             if self.browser is not None:
                 self.browser.close()
             self.session.close()
             self.library.close()
+
+    def _stop(self, futures: list[Future]) -> None:
+        """No talk starts any more; those in flight stop at their stages' next look at ``cancel`` (the
+        browser is killed outright), record the stage they were in as failed, and leave no partial file."""
+        self.cancel.set()
+        for future in futures:
+            future.cancel()
+        if self.browser is not None:
+            self.browser.abort()
 
     def fetch_one(self, url: str) -> TalkResult:
         self.display.talk_started(url, url)
@@ -158,9 +188,11 @@ class Batch:
         if folder := self.archive.find(url):
             folder.sweep()
             return folder, False
+        return self.archive.create(self._resolve(url), url), True
+
+    def _resolve(self, url: str) -> Talk:
         self.display.talk_progress(url, "resolving", None, None)
-        talk = resolve(url, self.options.net, referer=self.options.referer, session=self.session, browser=self.browser)
-        return self.archive.create(talk, url), True
+        return resolve(url, self.options.net, referer=self.options.referer, session=self.session, browser=self.browser)
 
     def _run_stages(self, url: str, folder: TalkFolder) -> bool:
         ctx = StageContext(
@@ -170,18 +202,55 @@ class Batch:
             cancel=self.cancel,
         )
         redone: set[str] = set()
+        resolved_again: set[str] = set()
         try:
             for stage in self.stages:
                 if self.cancel.is_set():
                     raise SlidegrabError("interrupted", url=url)
                 self.display.talk_progress(url, stage.name, None, None)
                 force = any(name in redone for name in INPUTS.get(stage.name, ()))
-                if run_stage(stage, folder, ctx, force=force):
+                if self._run_stage(url, folder, stage, ctx, force, resolved_again):
                     redone.add(stage.name)
         finally:
             if redone:
                 refresh_slide_table(folder)
         return bool(redone)
+
+    def _run_stage(
+        self, url: str, folder: TalkFolder, stage: Stage, ctx: StageContext, force: bool, resolved_again: set[str]
+    ) -> bool:
+        """run_stage. When a signed URL is refused (TokenExpired: its token expired), the talk is resolved
+        again, once per talk and run, for fresh URLs, and the stage runs again; a second refusal fails it."""
+        try:
+            return run_stage(stage, folder, ctx, force=force)
+        except TokenExpired as e:
+            if resolved_again:
+                raise refused_again(folder, stage, e) from None
+            log.info("%s; resolving talk %s again for fresh URLs", e, folder.talk.id)
+        resolved_again.add(stage.name)
+        self._resolve_again(url, folder)
+        self.display.talk_progress(url, stage.name, None, None)
+        try:
+            return run_stage(stage, folder, ctx, force=force)
+        except TokenExpired as e:
+            raise refused_again(folder, stage, e) from None
+
+    def _resolve_again(self, url: str, folder: TalkFolder) -> None:
+        talk = self._resolve(url)
+        if talk.id != folder.talk.id:
+            raise ResolveError(f"{url} resolves to talk {talk.id} now, no longer to {folder.talk.id}", url=url)
+        folder.update(talk=talk.to_dict())
+
+
+def refused_again(folder: TalkFolder, stage: Stage, error: TokenExpired) -> NetworkError:
+    """The stage's failure once the talk's fresh URLs were refused too, recorded in talk.json."""
+    failure = NetworkError(
+        f"{error.message}, also after resolving the talk again for fresh URLs",
+        url=error.url,
+        hint="the site refuses it: the talk may be private or gone; a rerun tries again",
+    )
+    folder.mark(stage.name, "failed", error=str(failure))
+    return failure
 
 
 def refresh_slide_table(folder: TalkFolder) -> None:
@@ -190,42 +259,19 @@ def refresh_slide_table(folder: TalkFolder) -> None:
         folder.update(slides=table)
 
 
-class ArchiveLock:
-    """One fetch at a time per archive: a second one is refused with a clear message."""
-
-    def __init__(self, root: Path, name: str = ".slidegrab.lock"):
-        self.path = Path(root) / name
-
-    def __enter__(self) -> ArchiveLock:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise UsageError(f"cannot write to the archive {self.path.parent}: {e.strerror}") from e
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(self._fd)
-            raise UsageError(
-                f"another slidegrab fetch (pid {owner}) is working on {self.path.parent}",
-                hint="wait for it to finish, or use another --output",
-            ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, str(os.getpid()).encode(), 0)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-
-
 def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[TalkResult]:
-    """Fetch every talk (of the shard, when one is given) into the archive; the results, in input order."""
-    if options.shard is not None:
-        urls = options.shard.select(urls)
-    with ArchiveLock(options.output, options.shard.lock_name if options.shard else ".slidegrab.lock"):
-        return Batch(options, display).run(urls)
+    """Fetch every talk (of the shard, when one is given) into the archive; the results, in input order.
+
+    Each talk once: a conference page and another URL of the talk it embeds count as one talk (pages are
+    read first to learn their talk), and a shard takes a talk by its id, whichever form names it.
+    """
+    with ArchiveLock(options.output, options.shard):
+        keys = talk_keys(urls, Archive(options.output), options.net)
+        urls = one_per_talk(urls, keys)
+        if options.shard is not None:
+            urls = options.shard.select(urls, keys)
+        with disk_guard(options.output):  # e.g. no room for the index: one line, not an internal error
+            return Batch(options, display).run(urls)
 
 
 def transcribe_folders(
