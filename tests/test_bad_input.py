@@ -360,3 +360,21 @@ def test_search_queries_with_unbalanced_quotes_or_brackets(archive, capsys, quer
     assert snapshot(archive, f"{TALK}-*/*") == talks
     code, _ = in_process(capsys, "search", '"k-winners-take-all"', "-o", str(archive))
     assert code == 0  # the index still answers
+
+
+def test_two_urls_of_one_talk_in_one_batch_never_work_on_it_at_once(replica, tmp_path, net):
+    """Below the URL-list dedupe (which cannot see through a page whose talk appears only once its scripts
+    run): two URLs of one talk given straight to a Batch with two workers. The second waits for the first's
+    stages and then finds them complete, so every slide and the audio are fetched once."""
+    from slidegrab.pipeline import Batch, FetchOptions
+    from slidegrab.progress import Display
+
+    urls = [f"https://slideslive.com/{FORMS}", f"https://slideslive.com/embed/presentation/{FORMS}"]
+    mark = len(replica.log.entries)
+    (tmp_path / "out").mkdir()
+    options = FetchOptions(tmp_path / "out", net, jobs=2, browser=False, transcript=None)
+    results = Batch(options, Display()).run(urls)
+    assert [r.status for r in results] == ["done", "done"], results  # the second only resolved
+    log = replica.log.entries[mark:]
+    assert sum(e.path.startswith(f"/data/presentations/{FORMS}/slides/") for e in log) == 4
+    assert sum(e.path.endswith("/chunk_2_00001.m4s") for e in log) == 1

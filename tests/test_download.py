@@ -309,3 +309,16 @@ def test_an_image_cut_in_half_is_refused_without_a_full_decode(fmt):
     assert image_format(data) == fmt
     with pytest.raises(DECODE_ERRORS):
         image_format(data[: len(data) // 2])
+
+
+def test_media_past_the_size_cap_is_refused_even_without_a_declared_size(replica, net, ctx, archive, monkeypatch):
+    """yt-dlp's max_filesize stops a download that declares its size; HLS fragments declare none, so the
+    progress hook counts the bytes (here the cap is lowered to 20 kB: the talk's audio is ~130 kB)."""
+    from slidegrab import safety
+
+    monkeypatch.setattr(safety, "MEDIA_BYTES", 20_000)
+    folder = folder_for("https://slideslive.com/38990101", net, archive)
+    with pytest.raises(MediaError, match="talk 38990101: the download grew to more than .* refused"):
+        run_stage(AudioStage(), folder, ctx)
+    assert folder.stage("audio")["status"] == "failed"
+    assert not (folder.path / "audio.m4a").exists()

@@ -18,7 +18,7 @@ from typing import Any
 import yt_dlp
 from yt_dlp.utils import DownloadCancelled, DownloadError
 
-from slidegrab import ffmpeg
+from slidegrab import ffmpeg, safety
 from slidegrab.archive import TalkFolder
 from slidegrab.errors import EXPIRED_STATUSES, MediaError, NetworkError, SlidegrabError, TokenExpired
 from slidegrab.stages import Stage, StageContext
@@ -108,10 +108,17 @@ def ytdlp_download(
         raise ytdlp_failure(talk, url, str(e)) from None
 
 
+class TooLarge(DownloadCancelled):
+    """A download that passed safety.MEDIA_BYTES without declaring its size (yt-dlp's max_filesize stops
+    those that declare it)."""
+
+
 def _ytdlp_run(params: dict[str, Any], url: str, talk: Talk) -> dict[str, Any]:
     """One yt-dlp run; its DownloadError is the caller's to judge."""
     try:
         info = _extract(params, url)
+    except TooLarge as e:
+        raise MediaError(f"talk {talk.id}: the download grew to {e}; refused as no talk's media", url=url) from None
     except DownloadCancelled:
         raise SlidegrabError(f"talk {talk.id}: interrupted") from None
     downloads = (info or {}).get("requested_downloads") or [{}]
@@ -153,6 +160,8 @@ def ytdlp_params(
     def hook(d: dict[str, Any]) -> None:
         if ctx.cancel.is_set():
             raise DownloadCancelled("interrupted")
+        if (d.get("downloaded_bytes") or 0) > safety.MEDIA_BYTES:  # max_filesize stops only declared sizes
+            raise TooLarge(f"more than {safety.MEDIA_BYTES / 2**30:g} GiB")
         if report and d.get("status") == "downloading":
             ctx.progress(report, d.get("downloaded_bytes"), d.get("total_bytes") or d.get("total_bytes_estimate"))
 

@@ -120,6 +120,8 @@ class Batch:
         self.session = options.net.session()
         self.browser = SharedBrowser(options.net) if options.browser else None
         self.cancel = threading.Event()
+        self._talk_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def run(self, urls: list[str]) -> list[TalkResult]:
         self.display.start(len(urls))
@@ -160,7 +162,9 @@ class Batch:
         try:
             folder, resolved = self._folder(url)
             self.display.talk_named(url, f"{folder.talk.id} {folder.talk.title}")
-            worked = self._run_stages(url, folder) or resolved
+            with self._talk_lock(folder.talk.id):  # two URLs of one talk: the second waits, then finds it done
+                folder = TalkFolder.load(folder.path)
+                worked = self._run_stages(url, folder) or resolved
             if worked or not self.library.has_talk(folder.talk.id):
                 self._index(folder)
             talk = folder.talk
@@ -177,6 +181,12 @@ class Batch:
             return TalkResult(url, "failed", error=f"internal error: {type(e).__name__}: {e} (run with -v)")
         finally:
             self.display.talk_finished(url)
+
+    def _talk_lock(self, talk_id: str) -> threading.Lock:
+        """The lock of one talk's folder (URL lists are deduplicated, but a page whose talk shows only once
+        its scripts run cannot be told from the talk's own URL before both are resolved)."""
+        with self._locks_lock:
+            return self._talk_locks.setdefault(talk_id, threading.Lock())
 
     def _index(self, folder: TalkFolder) -> None:
         try:

@@ -22,14 +22,15 @@ import requests
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from slidegrab.errors import BrowserError, NetworkError, ResolveError
-from slidegrab.net import NetConfig
+from slidegrab.errors import BrowserError, NetworkError, ResolveError, SlidegrabError
+from slidegrab.net import NetConfig, get_whole
 from slidegrab.resolve.browser_capture import PageCapture, PageSettled
 from slidegrab.resolve.captured import Captured
 from slidegrab.resolve.chromium import Chromium, first_line
 from slidegrab.resolve.conference import find_embeds
 from slidegrab.resolve.player import assemble
 from slidegrab.resolve.web import log, text_of
+from slidegrab.safety import PAGE_BYTES
 from slidegrab.talk import Talk
 from slidegrab.urls import embed_url, origin_of, parse_talk_url
 
@@ -178,8 +179,8 @@ class BrowserResolver:
 
     def _embeds_a_talk(self, page_url: str) -> bool:
         try:
-            response = self.session.get(page_url)
-        except requests.RequestException as e:
+            response = get_whole(self.session, page_url, limit=PAGE_BYTES)  # retried, capped like any page
+        except (requests.RequestException, SlidegrabError) as e:
             log.info("discover: skipping %s (%s)", page_url, type(e).__name__)
             return False
         ok = response.status_code == 200 and "html" in response.headers.get("Content-Type", "html")
