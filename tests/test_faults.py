@@ -212,6 +212,10 @@ def test_persistent_faults_fail_only_their_talks_and_a_rerun_retries_only_that(r
         assert f"talk {talk_id}" in record["error"]
         assert reason in table, talk_id
     assert all(r["status"] == "done" for r in state(tmp_path, HEALTHY)["stages"].values())
+    for talk_id in SLIDE_FAILED:  # what does not need the slides was done all the same; what needs them waits
+        stages = state(tmp_path, talk_id)["stages"]
+        assert stages["audio"]["status"] == stages["subtitles"]["status"] == "done", talk_id
+        assert "merge" not in stages and "pdf" not in stages, talk_id
     # a refused signed URL (403, 410) made its talk resolve again, once; no other talk was resolved twice
     players = Counter(e.path for e in replica.log.entries if e.path.startswith("/player/"))
     assert players == {f"/player/{t}": 2 if t in ("38932408", "38912014") else 1 for t in (*PERSISTENT, HEALTHY)}
@@ -224,6 +228,8 @@ def test_persistent_faults_fail_only_their_talks_and_a_rerun_retries_only_that(r
     assert talk_requests(replica, HEALTHY) == []
     for talk_id in set(PERSISTENT) - set(SLIDE_FAILED):  # their slides were complete: none fetched again
         assert not [e for e in talk_requests(replica, talk_id) if "/slides/" in e.path], talk_id
+    for talk_id in SLIDE_FAILED:  # nor their audio, fetched in the first run despite the slides
+        assert not [e for e in talk_requests(replica, talk_id) if e.path.endswith(".m4s")], talk_id
     for talk_id in SLIDE_FAILED:  # each slide once; none was on disk
         slides = [e for e in talk_requests(replica, talk_id) if "/slides/" in e.path]
         assert len(slides) == len(by_id(talk_id).slides), talk_id

@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slidegrab.archive import Archive, TalkFolder, disk_guard, slide_table
+from slidegrab.archive import Archive, DiskFullError, TalkFolder, disk_guard, slide_table
 from slidegrab.download import AudioStage, SlidesStage, SubtitlesStage
 from slidegrab.errors import NetworkError, ResolveError, SlidegrabError, TokenExpired
 from slidegrab.identity import one_per_talk, talk_keys
@@ -44,6 +44,15 @@ INPUTS = {
     "ocr": ("slides",),
     "transcribe": ("audio", "ocr"),
     "subtitles-track": ("merge", "transcribe", "subtitles"),
+}
+# what each stage cannot do without: when one of these failed, the stage is not tried (the others are:
+# a talk whose slides fail still gets its audio and transcript)
+NEEDS = {
+    "merge": ("slides", "audio"),
+    "pdf": ("slides",),
+    "ocr": ("slides",),
+    "transcribe": ("audio",),
+    "subtitles-track": ("merge", "transcribe"),
 }
 
 
@@ -213,17 +222,28 @@ class Batch:
         )
         redone: set[str] = set()
         resolved_again: set[str] = set()
+        failures: dict[str, SlidegrabError] = {}
         try:
             for stage in self.stages:
                 if self.cancel.is_set():
                     raise SlidegrabError("interrupted", url=url)
+                if any(name in failures for name in NEEDS.get(stage.name, ())):
+                    failures.setdefault(stage.name, next(iter(failures.values())))
+                    continue
                 self.display.talk_progress(url, stage.name, None, None)
                 force = any(name in redone for name in INPUTS.get(stage.name, ()))
-                if self._run_stage(url, folder, stage, ctx, force, resolved_again):
-                    redone.add(stage.name)
+                try:
+                    if self._run_stage(url, folder, stage, ctx, force, resolved_again):
+                        redone.add(stage.name)
+                except SlidegrabError as e:
+                    if self.cancel.is_set() or isinstance(e, DiskFullError):
+                        raise
+                    failures[stage.name] = e
         finally:
             if redone:
                 refresh_slide_table(folder)
+        if failures:
+            raise next(iter(failures.values()))  # the first failure is the talk's; each is in talk.json
         return bool(redone)
 
     def _run_stage(
