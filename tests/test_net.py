@@ -106,3 +106,22 @@ def test_every_request_has_a_timeout(replica, net):
             session.get("https://slideslive.com/embed_presentation.js")
     finally:
         replica.faults.remove(rule)
+
+
+def test_one_tls_context_per_session_and_it_still_verifies(replica, net, monkeypatch):
+    """The CA bundle is loaded into one SSLContext per session, not per connection; a session without the
+    replica's CA (the public CAs only) is refused its certificate, however the context is shared."""
+    import ssl
+
+    loads = []
+    real = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(
+        ssl.SSLContext, "load_verify_locations", lambda self, *a, **k: loads.append(a) or real(self, *a, **k)
+    )
+    session = net.session()
+    for host in ("slideslive.com", "s.slideslive.com", "slideslive.com"):
+        session.get(f"https://{host}/embed_presentation.js", headers={"Connection": "close"})
+    assert len(loads) <= 1  # the session's own context (or none, when an earlier test built it)
+    public_only = NetConfig(proxy=net.proxy, retries=0).session()
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        public_only.get("https://slideslive.com/embed_presentation.js")
