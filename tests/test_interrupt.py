@@ -177,6 +177,28 @@ def test_a_stopped_fetch_ends_at_once_and_resumes(replica, net_args, tmp_path, m
     assert_nothing_lies(tmp_path)
 
 
+def test_ctrl_c_during_a_request_that_stalls_does_not_wait_out_the_timeout(replica, net_args, tmp_path):
+    """A slide request that hangs (the read timeout is 60 s here) cannot be interrupted: after the grace
+    period the run leaves it behind and exits, having written nothing for it; the rerun completes."""
+    talk, extra = SHORT[0], ["--no-transcribe", "--timeout", "60"]
+    rule = replica.faults.add(host="slideslive-slides.b-cdn.net", path=f"/{talk}/*", kind="stall", seconds=120)
+    try:
+        process = start(tmp_path, net_args, [talk], *extra)
+        wait_for(process, lambda: rule.fired)
+        time.sleep(0.5)
+        took, stderr = stop(process, "ctrl-c")
+    finally:
+        replica.faults.remove(rule)
+    assert process.returncode == 130, stderr
+    assert took < STOPPED_WITHIN_S + 3  # the grace period, and no 60 s timeout
+    assert LINE.fullmatch(stderr.strip().splitlines()[-1]), stderr
+    assert temp_files(tmp_path) == []
+    assert stages(tmp_path, talk).get("slides", {}).get("status") != "done"
+    assert_nothing_lies(tmp_path)
+    again = run(tmp_path, net_args, [talk], *extra)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
 @pytest.mark.slow
 def test_sigkill_at_twenty_random_moments_never_leaves_a_lie(replica, net_args, tmp_path):
     """Each run continues the archive the previous one was killed in; a run that finished before its moment

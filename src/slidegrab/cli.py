@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -289,8 +290,8 @@ def demo(ctx, output, jobs) -> None:
 @click.pass_context
 def transcribe(ctx, talk_dirs, output, force, **whisper) -> None:
     """(Re)run transcription on talk folders, e.g. with a bigger model. Needs no network."""
-    from slidegrab.pipeline import transcribe_folders
     from slidegrab.progress import choose_display
+    from slidegrab.retranscribe import transcribe_folders
 
     folders = list(talk_dirs) or sorted(p.parent for p in output.glob("*/talk.json"))
     if not folders:
@@ -394,11 +395,9 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except click.Abort as e:  # click turns a KeyboardInterrupt into Abort
-        click.echo(f"slidegrab: {interrupted(e.__cause__)}", err=True)
-        sys.exit(130)
+        stop(e.__cause__)
     except KeyboardInterrupt as e:
-        click.echo(f"slidegrab: {interrupted(e)}", err=True)
-        sys.exit(130)
+        stop(e)
     except SlidegrabError as e:
         if verbose:
             log.exception("failed")
@@ -409,6 +408,18 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"slidegrab: internal error: {type(e).__name__}: {e} (run with -v for details)", err=True)
         sys.exit(1)
+
+
+def stop(error: BaseException | None) -> NoReturn:
+    """Exit 130 with the interrupted line. A talk still blocked in a stalled request would hold the exit up
+    to the read timeout: then the process leaves at once (it had written nothing yet; the browser's watchdog
+    ends Chromium), rather than waiting on that thread."""
+    click.echo(f"slidegrab: {interrupted(error)}", err=True)
+    if getattr(error, "stuck", 0):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
 
 
 def stop_on_sigterm() -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +29,15 @@ from slidegrab.shard import Shard
 from slidegrab.stages import Stage, StageContext, run_stage
 from slidegrab.talk import Talk
 from slidegrab.transcribe.model import TranscriptOptions
-from slidegrab.transcribe.models import BUNDLED
 from slidegrab.transcribe.ocr import OcrStage
 from slidegrab.transcribe.stage import TranscribeStage
 from slidegrab.transcribe.subtitles import SubtitleTrackStage
 
 log = logging.getLogger("slidegrab")
 
+# after Ctrl-C, how long the talks in flight get to stop at their next look at ``cancel``; one blocked in a
+# request that stalls would hold the exit up to the read timeout, so it is left behind (it wrote nothing yet)
+GRACE_S = 5.0
 # what each stage reads: when one of these did work in this run, the stage is redone
 INPUTS = {
     "merge": ("slides", "audio"),
@@ -116,9 +117,10 @@ class SharedBrowser:
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped the batch; the talks in flight stopped at their next look at ``cancel``."""
 
-    def __init__(self, finished: int, total: int):
+    def __init__(self, finished: int, total: int, stuck: int = 0):
         super().__init__(f"{finished} of {total} talks finished")
         self.finished, self.total = finished, total
+        self.stuck = stuck  # talks still blocked (a request that stalls) after GRACE_S: the CLI leaves them
 
 
 class Batch:
@@ -140,16 +142,19 @@ class Batch:
             if shard
             else Library.for_archive(self.options.output)
         )
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk")
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="talk") as pool:
-                futures = [pool.submit(self.fetch_one, url) for url in urls]
-                try:
-                    return [future.result() for future in futures]
-                except KeyboardInterrupt:  # SIGINT, or SIGTERM (the CLI makes it one): stop before the pool waits
-                    self._stop(futures)
+            futures = [pool.submit(self.fetch_one, url) for url in urls]
+            try:
+                return [future.result() for future in futures]
+            except KeyboardInterrupt:  # SIGINT, or SIGTERM (the CLI makes it one): stop before the pool waits
+                self._stop(futures)
+            wait(futures, timeout=GRACE_S)
             finished = [f.result() for f in futures if f.done() and not f.cancelled()]
-            raise Interrupted(sum(r.status != "failed" for r in finished), len(urls))
+            stuck = sum(not f.done() for f in futures)
+            raise Interrupted(sum(r.status != "failed" for r in finished), len(urls), stuck)
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
             self.display.stop()
             if self.browser is not None:
                 self.browser.close()
@@ -302,55 +307,3 @@ def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[Talk
             urls = options.shard.select(urls, keys)
         with disk_guard(options.output):  # e.g. no room for the index: one line, not an internal error
             return Batch(options, display).run(urls)
-
-
-def transcribe_folders(
-    folders: list[Path], transcript: TranscriptOptions, display: Display, *, force: bool = False
-) -> list[TalkResult]:
-    """(Re)run slide OCR, transcription and the MP4's subtitle track on talk folders already fetched.
-
-    A talk whose transcript was made with the same engine and model is skipped unless ``force``; the model
-    is loaded once for all of them. Needs no network.
-    """
-    stages = (OcrStage(), TranscribeStage(transcript), SubtitleTrackStage())
-    net = NetConfig()
-    display.start(len(folders))
-    results = []
-    with Library.for_archive(folders[0].parent) if folders else nullcontext() as library:
-        for path in folders:
-            results.append(_transcribe_one(path, stages, transcript, net, display, library, force))
-    display.stop()
-    return results
-
-
-def _transcribe_one(path, stages, transcript, net, display, library, force) -> TalkResult:
-    key = str(path)
-    display.talk_started(key, path.name)
-    try:
-        folder = TalkFolder.load(path)
-        progress = lambda stage, done=None, total=None: display.talk_progress(key, stage, done, total)  # noqa: E731
-        ctx = StageContext(net, None, progress)
-        redone: set[str] = set()
-        for stage in stages:
-            again = any(name in redone for name in INPUTS.get(stage.name, ()))
-            if stage.name == "transcribe":
-                again = again or force or _other_model(folder, transcript)
-            if run_stage(stage, folder, ctx, force=again):
-                redone.add(stage.name)
-        if redone:
-            refresh_slide_table(folder)
-            library.add_talk(path)
-        talk = folder.talk
-        return TalkResult(key, "done" if redone else "complete", talk.id, talk.title, path)
-    except (OSError, ValueError) as e:
-        return TalkResult(key, "failed", folder=path, error=f"{path} is not a talk folder of slidegrab ({e})")
-    except SlidegrabError as e:
-        return TalkResult(key, "failed", folder=path, error=str(e))
-    finally:
-        display.talk_finished(key)
-
-
-def _other_model(folder: TalkFolder, transcript: TranscriptOptions) -> bool:
-    """Whether the talk's transcript was made with another engine or model than the one asked for now."""
-    record = folder.stage("transcribe")
-    return (record.get("engine"), record.get("model")) != (transcript.engine, transcript.model or BUNDLED)
