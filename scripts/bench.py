@@ -65,7 +65,7 @@ def markdown(results: dict[str, list[Row]]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for rows in results.values():
         for r in rows:
-            met = "—" if r.met is None else ("yes" if r.met else "**finding**")
+            met = ("**finding**" if r.ratio < 1 else "—") if r.met is None else ("yes" if r.met else "**finding**")
             target = "—" if r.target is None else f"≥ {r.target:g}"
             lines.append(f"| {r.section} | {r.metric} | {r.ours:.4g} | {r.theirs:.4g} | {r.unit} | {r.ratio:.2f} "
                          f"| {target} | {met} | {r.note} |")  # fmt: skip
