@@ -190,6 +190,7 @@ def test_silence_hallucinations_are_dropped_when_the_decoder_was_unsure():
         seg(" Please subscribe to my channel.", 7, 8, logprob=-1.2),
         seg(" ♪ ♪", 8, 9),
         seg(" ...", 9, 10),
+        seg(" We'll see you in the next video.", 10, 10.2, no_speech=0.55, logprob=-1.2),  # tiny.en, demo talk
     ]
     real = seg(" Thank you for watching the gradient flow.", 10, 12, no_speech=0.8)
     dropped: list[Segment] = []

@@ -19,7 +19,7 @@ SILENCE_PHRASES = re.compile(
     r"(thank you|thanks|thank you very much|thank you so much)( for (watching|listening|your attention))?"
     r"|(please )?(like and )?subscribe( to (my|our|the) channel)?|you|bye|bye bye|so|okay|oh"
     r"|(subtitles|captions|transcription|transcript)( by| from| provided by| created by)? .*"
-    r"|.*amara org.*|i ll see you (in the )?next (time|video)|see you next time|music|applause|silence"
+    r"|.*amara org.*|((i|we) ll |(i|we) will )?see you (all )?(in the )?next (time|video|one)|music|applause|silence"
 )
 UNSURE_NO_SPEECH = 0.3  # a silence phrase is dropped when no_speech_prob is at least this …
 UNSURE_LOGPROB = -0.7  # … or avg_logprob at most this
