@@ -35,3 +35,12 @@ def net(replica) -> NetConfig:
 def net_args(replica) -> list[str]:
     """The command-line options a user gives to reach the replica."""
     return ["--proxy", replica.proxy_url, "--ca-bundle", str(replica.ca_path)]
+
+
+@pytest.fixture
+def faults(replica):
+    """``faults(**rule)`` adds a fault rule to the replica for this test only (see replica/faults.py)."""
+    added = []
+    yield lambda **kw: added.append(replica.faults.add(**kw)) or added[-1]
+    for rule in added:
+        replica.faults.remove(rule)

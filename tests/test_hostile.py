@@ -134,14 +134,6 @@ def png(size=(640, 360), colour=(40, 90, 160)) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def faults(replica):
-    added = []
-    yield lambda **kw: added.append(replica.faults.add(**kw)) or added[-1]
-    for rule in added:
-        replica.faults.remove(rule)
-
-
 def test_a_hostile_talk_is_archived_inside_its_folder_without_running_anything(tmp_path, net_args, faults):
     fixture, pwned = by_id("38990101"), tmp_path / "pwned"
     title = f"../../../../tmp/$(touch {pwned})`touch {pwned}`\x1b]0;owned\x07\x1b[31m\x00 CON NUL.txt " + "A" * 2000

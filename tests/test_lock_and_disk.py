@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from media_checks import probe, stream_md5
+from media_checks import probe
+from test_resume import fingerprint
 
 TALK = "38990101"  # complete before the disk fills
 OTHER = "38932408"  # four png and jpg slides (64 KB), 87 KB of audio, a 121 KB MP4
@@ -54,14 +55,6 @@ def snapshot(path: Path) -> dict[str, tuple[int, str]]:
         for p in sorted(path.rglob("*"))
         if p.is_file()
     }
-
-
-def fingerprint(talk: Path) -> dict[str, str]:
-    prints = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((talk / "slides").iterdir())}
-    prints["audio"] = stream_md5(talk / "audio.m4a")
-    prints["mp4-audio"] = stream_md5(talk / "slides-video.mp4", "0:a")
-    prints["mp4-video"] = stream_md5(talk / "slides-video.mp4", "0:v")
-    return prints
 
 
 def assert_nothing_lies(talk: Path | None) -> dict:

@@ -24,14 +24,6 @@ def client(replica):
         yield s
 
 
-@pytest.fixture
-def faults(replica):
-    added = []
-    yield lambda **kw: added.append(replica.faults.add(**kw)) or added[-1]
-    for rule in added:
-        replica.faults.remove(rule)
-
-
 def test_redirect_sends_the_location_and_is_logged(replica, client, faults):
     faults(host="slideslive.com", path="/moved", kind="redirect", location="http://127.0.0.1:9/x", times=1)
     response = client.get("https://slideslive.com/moved", allow_redirects=False)
