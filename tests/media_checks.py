@@ -93,3 +93,24 @@ def background(image: Image.Image) -> tuple[int, int, int]:
 
 def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 24) -> bool:
     return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def assert_talk_is_honest(talk: Path) -> dict:
+    """After anything (a kill, a full disk, Ctrl-C): talk.json is whole JSON and claims done only for stages
+    whose files exist, and every file under its final name is whole (images decode, media probe, the PDF
+    ends, the JSON files parse). Returns talk.json's contents."""
+    state = json.loads((talk / "talk.json").read_text())
+    for name, record in state.get("stages", {}).items():
+        if record["status"] == "done":
+            assert all((talk / f).is_file() for f in record.get("files", ())), f"{talk.name}: {name}"
+    for image in (talk / "slides").glob("[0-9]*.*"):
+        with Image.open(image) as im:
+            im.load()
+    for media in [*talk.glob("audio.*"), *talk.glob("slides-video.mp4")]:
+        if not media.name.endswith((".part", ".ytdl")) and ".part-Frag" not in media.name:
+            probe(media)
+    for data in talk.glob("*.json"):
+        json.loads(data.read_text())
+    if (talk / "slides.pdf").exists():
+        assert (talk / "slides.pdf").read_bytes().rstrip().endswith(b"%%EOF")
+    return state

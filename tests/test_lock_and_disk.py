@@ -9,7 +9,6 @@ checks never all skip. Shards and plain fetches locking each other out: tests/te
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import resource
@@ -21,9 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from media_checks import probe
+from media_checks import assert_talk_is_honest
 from test_resume import fingerprint
 
 TALK = "38990101"  # complete before the disk fills
@@ -58,21 +56,11 @@ def snapshot(path: Path) -> dict[str, tuple[int, str]]:
 
 
 def assert_nothing_lies(talk: Path | None) -> dict:
-    """talk.json is whole JSON and claims only what exists; every file under its final name is whole; no
-    temporary or partial download is left (yt-dlp's cannot be trusted after a full disk)."""
+    """talk.json and every file are honest (media_checks), and no temporary or partial download is left
+    (yt-dlp's cannot be trusted after a full disk)."""
     if talk is None:
         return {}
-    state = json.loads((talk / "talk.json").read_text())
-    for name, record in state.get("stages", {}).items():
-        if record["status"] == "done":
-            assert all((talk / f).is_file() for f in record.get("files", ())), name
-    for image in (talk / "slides").glob("[0-9]*.*"):
-        with Image.open(image) as im:
-            im.load()
-    for media in [*talk.glob("audio.*"), *talk.glob("slides-video.mp4")]:
-        probe(media)
-    if (talk / "slides.pdf").exists():
-        assert (talk / "slides.pdf").read_bytes().rstrip().endswith(b"%%EOF")
+    state = assert_talk_is_honest(talk)
     leftovers = [p.name for p in talk.rglob("*") if p.name.endswith((".part", ".ytdl")) or ".part-Frag" in p.name]
     assert leftovers == []
     return state
