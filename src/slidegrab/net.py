@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from slidegrab.errors import NetworkError, UnsafeContentError, UsageError
+from slidegrab.errors import EXPIRED_STATUSES, NetworkError, TokenExpired, UnsafeContentError, UsageError
 from slidegrab.safety import DOCUMENT_BYTES, MEDIA_BYTES, read_body, refuse_unsafe_redirect
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
@@ -200,8 +200,9 @@ def fetch(session: requests.Session, url: str, *, what: str, ok: tuple[int, ...]
         raise NetworkError(f"could not fetch the {what}: {reason(e)}", url=url, hint=RETRY_HINT) from e
     except (UnsafeContentError, NetworkError) as e:  # a refused redirect or body, a body past its deadline
         raise type(e)(f"the {what}: {e.message}", url=e.url, hint=e.hint) from None
-    if response.status_code not in ok:
-        raise NetworkError(f"the {what} answered HTTP {response.status_code}", url=url)
+    if response.status_code not in ok:  # a 403/410 may be a signed URL's expired token: the pipeline re-resolves
+        error = TokenExpired if response.status_code in EXPIRED_STATUSES else NetworkError
+        raise error(f"the {what} answered HTTP {response.status_code}", url=url)
     return response
 
 
