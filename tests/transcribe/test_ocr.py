@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 
-import pytesseract
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -20,7 +20,8 @@ from slidegrab.replica.fixtures import by_id
 from slidegrab.replica.slideart import BOLD, ink_for, slide_colour
 from slidegrab.resolve import resolve
 from slidegrab.stages import StageContext, run_stage
-from slidegrab.transcribe.ocr import SLIDES_TXT, OcrStage, kept, slide_text
+from slidegrab.transcribe import ocr as ocr_module
+from slidegrab.transcribe.ocr import SLIDES_TXT, OcrStage, kept, slide_text, slide_texts
 
 # png (light and dark slides), jpg 1024x576 (XML timings), webp, two video slides, and png + jpg mixed
 DECKS = ["38990101", "38925901", "38975015", "38979606", "38932408"]
@@ -110,13 +111,13 @@ def test_slides_txt_lists_every_slide_with_its_time_and_text(decks):
 def test_a_done_stage_is_skipped_without_running_tesseract(decks, monkeypatch):
     folder = decks["38975015"]
     before = (folder.path / SLIDES_TXT).read_bytes()
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    monkeypatch.setattr(ocr_module, "TESSERACT", "/nonexistent/tesseract")
     assert not run_stage(OcrStage(), folder, context(NetConfig()))
     assert (folder.path / SLIDES_TXT).read_bytes() == before
 
 
 def test_missing_tesseract_is_one_line_with_the_fix_then_a_rerun_finishes(copied, monkeypatch):
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    monkeypatch.setattr(ocr_module, "TESSERACT", "/nonexistent/tesseract")
     with pytest.raises(MediaError) as caught:
         run_stage(OcrStage(), copied, context(NetConfig()))
     message = str(caught.value)
@@ -154,6 +155,35 @@ def test_light_text_on_a_dark_slide(tmp_path):
     draw.text((40, 180), "Wasserstein distance", font=ImageFont.truetype(str(BOLD), 30), fill=(230, 230, 120))
     text = slide_text(image)
     assert text.splitlines() == ["Spectral Normalization", "Wasserstein distance"]
+
+
+def titled(text: str) -> Image.Image:
+    image = Image.new("RGB", (800, 450), "white")
+    ImageDraw.Draw(image).text((40, 60), text, font=ImageFont.truetype(str(BOLD), 44), fill="black")
+    return image
+
+
+def test_one_tesseract_run_reads_many_slides_each_to_its_own_text():
+    blank, missing = Image.new("RGB", (800, 450), "white"), None
+    images = [blank, titled("Gradient Descent"), missing, blank, titled("Attention Heads")]
+    assert slide_texts(images) == ["", "Gradient Descent", "", "", "Attention Heads"]
+
+
+def test_slides_are_read_in_batches_not_one_process_each(copied, tmp_path, monkeypatch):
+    """Tesseract loads its model in every process, which costs more than reading a slide: a deck is read by a
+    few processes, each given a list of slides (a real Tesseract behind a wrapper that logs its runs)."""
+    log, wrapper = tmp_path / "runs.log", tmp_path / "tesseract"
+    real = shutil.which("tesseract")
+    wrapper.write_text(f"#!{sys.executable}\nimport os, sys\nopen({str(log)!r}, 'a').write('run\\n')\n"
+                       f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n")  # fmt: skip
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(ocr_module, "TESSERACT", str(wrapper))
+    assert run_stage(OcrStage(), copied, context(NetConfig()))
+    slides = len(copied.talk.slides)
+    assert slides >= 4
+    runs = log.read_text().count("run")
+    assert runs <= 1 + 2 * ocr_module.WORKERS, f"{runs} Tesseract runs for {slides} slides"  # --version, then batches
+    assert "Sparse Networks" in copied.stage("ocr")["texts"][0]
 
 
 def test_junk_is_dropped():

@@ -1,4 +1,4 @@
-"""OCR of every slide (Tesseract through pytesseract): the words on the slides, for prompts and for search.
+"""OCR of every slide (Tesseract): the words on the slides, for prompts and for search.
 
 Each slide image (a video slide's still too) is read in grayscale, small slides upscaled twice, once as it
 is and once inverted: Tesseract reads dark text on a light ground best, and slides are often the other way
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import pytesseract
 from PIL import Image, ImageOps, ImageStat
 
 from slidegrab.archive import TalkFolder, slide_table
@@ -29,7 +28,10 @@ from slidegrab.stages import Stage, StageContext
 from slidegrab.transcribe.writers import clock
 
 SLIDES_TXT = "slides.txt"
-WORKERS = 2
+TESSERACT = "tesseract"  # the command (a path where it is not on PATH)
+WORKERS = 2  # Tesseract processes at a time
+BATCH = 16  # slides per process: its model loads once a process, which costs more than reading one slide
+TIMEOUT_S = 600
 MIN_CONFIDENCE = 50  # Tesseract's word confidence, 0-100
 SURE = 90  # a first reading whose every kept word is at least this sure needs no second one
 SMALL = 720  # slides less high than this are upscaled twice (Tesseract wants glyphs 20-40 px high)
@@ -70,47 +72,31 @@ class OcrStage(Stage):
 
 def tesseract_version(url: str | None = None) -> str:
     """The engine, e.g. "tesseract 5.3.0" (from ``tesseract --version``); a MediaError when it cannot run."""
-    command = pytesseract.pytesseract.tesseract_cmd
-    try:
-        result = subprocess.run([command, "--version"], capture_output=True, text=True, check=True, timeout=60)
-    except FileNotFoundError as e:
-        raise MediaError(f"cannot read the slides: {command} was not found", url=url, hint=INSTALL_HINT) from e
-    except (OSError, subprocess.SubprocessError) as e:
-        raise MediaError(f"cannot read the slides: {command} --version failed: {e}", url=url, hint=INSTALL_HINT) from e
-    return (result.stdout or result.stderr).strip().splitlines()[0]
+    return _tesseract(["--version"], url).strip().splitlines()[0]
 
 
 def read_slides(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext) -> list[str]:
-    """Each slide's text, in deck order, two slides at a time."""
-    # the two tesseract processes the pool runs would fight over the cores with OpenMP threads: one each
-    # (pytesseract starts tesseract with its module's ``environ``; this process's own stays as it is)
-    pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
+    """Each slide's text, in deck order: batches of slides, two Tesseract processes at a time."""
+    size = min(BATCH, -(-len(rows) // WORKERS))  # a short deck still keeps both processes busy
+    batches = [rows[i : i + size] for i in range(0, len(rows), size)]
     texts: list[str] = []
     ctx.progress("reading slides", 0, len(rows))
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="ocr") as pool:
-        for text in _in_order(pool, folder, rows, ctx):
-            texts.append(text)
-            ctx.progress("reading slides", len(texts), len(rows))
+        futures = [pool.submit(_batch_texts, folder, batch, ctx) for batch in batches]
+        try:
+            for future in futures:
+                texts += future.result()
+                ctx.progress("reading slides", len(texts), len(rows))
+        finally:
+            for future in futures:
+                future.cancel()
     return texts
 
 
-def _in_order(
-    pool: ThreadPoolExecutor, folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext
-) -> Iterator[str]:
-    futures = [pool.submit(_slide_text, folder, row, ctx) for row in rows]
-    try:
-        for future in futures:
-            yield future.result()
-    finally:
-        for future in futures:
-            future.cancel()
-
-
-def _slide_text(folder: TalkFolder, row: dict[str, Any], ctx: StageContext) -> str:
+def _batch_texts(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext) -> list[str]:
     if ctx.cancel.is_set():
         raise SlidegrabError("interrupted while reading the slides", url=folder.talk.url)
-    image = _open(folder, row)
-    return "" if image is None else slide_text(image, url=folder.talk.url)
+    return slide_texts([_open(folder, row) for row in rows], url=folder.talk.url)
 
 
 def _open(folder: TalkFolder, row: dict[str, Any]) -> Image.Image | None:
@@ -130,13 +116,24 @@ def _open(folder: TalkFolder, row: dict[str, Any]) -> Image.Image | None:
 
 def slide_text(image: Image.Image, url: str | None = None) -> str:
     """The text on a slide: its lines, one per line."""
-    gray = prepared(image)
+    return slide_texts([image], url)[0]
+
+
+def slide_texts(images: list[Image.Image | None], url: str | None = None) -> list[str]:
+    """The text on each slide ("" for None): the likelier polarity first, the other where that was unsure."""
+    grays = [prepared(image) if image is not None else None for image in images]
+    likely = [_polarities(gray)[0] if gray is not None else None for gray in grays]
+    readings = read_all(likely, url)
+    unsure = [i for i, reading in enumerate(readings) if grays[i] is not None and not reading.sure]
+    for i, second in zip(unsure, read_all([_polarities(grays[i])[1] for i in unsure], url), strict=True):
+        readings[i] = max(readings[i], second, key=lambda reading: reading.score)
+    return ["\n".join(reading.lines) for reading in readings]
+
+
+def _polarities(gray: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """The slide as dark text on light first when it is mostly light, inverted first when mostly dark."""
     inverted = ImageOps.invert(gray)
-    first, second = (inverted, gray) if ImageStat.Stat(gray).mean[0] < 128 else (gray, inverted)
-    best = read(first, url)
-    if not best.sure:
-        best = max(best, read(second, url), key=lambda reading: reading.score)
-    return "\n".join(best.lines)
+    return (inverted, gray) if ImageStat.Stat(gray).mean[0] < 128 else (gray, inverted)
 
 
 def prepared(image: Image.Image) -> Image.Image:
@@ -149,24 +146,61 @@ def prepared(image: Image.Image) -> Image.Image:
     return gray
 
 
-def read(image: Image.Image, url: str | None = None) -> Reading:
-    """Tesseract's words on ``image``, junk dropped, grouped into its lines."""
-    try:
-        data = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT)
-    except pytesseract.TesseractNotFoundError as e:
-        raise MediaError("Tesseract was not found to read the slides", url=url, hint=INSTALL_HINT) from e
-    except (pytesseract.TesseractError, OSError) as e:
-        raise MediaError(f"Tesseract failed on a slide: {e}", url=url) from e
+def read_all(images: list[Image.Image | None], url: str | None = None) -> list[Reading]:
+    """Tesseract's words on each image, junk dropped, grouped into lines: one process for the whole list,
+    since loading Tesseract's model costs more than reading a slide (an empty Reading for None)."""
+    present = [image for image in images if image is not None]
+    if not present:
+        return [Reading((), ()) for _ in images]
+    with tempfile.TemporaryDirectory(prefix="slidegrab-ocr-") as scratch:
+        names = [os.path.join(scratch, f"{n:05d}.png") for n in range(len(present))]
+        for image, name in zip(present, names, strict=True):
+            image.save(name, compress_level=1)
+        listing = os.path.join(scratch, "slides.txt")
+        with open(listing, "w", encoding="utf-8") as out:
+            out.write("".join(f"{name}\n" for name in names))
+        pages = _pages(_tesseract([listing, "stdout", "tsv"], url), len(present))
+    found = iter(pages)
+    return [next(found) if image is not None else Reading((), ()) for image in images]
+
+
+def _pages(tsv: str, count: int) -> list[Reading]:
+    """One Reading per page of Tesseract's TSV (its page_num counts the listed images from 1)."""
+    words: list[list[tuple[tuple[int, int, int], str, float]]] = [[] for _ in range(count)]
+    for line in tsv.splitlines()[1:]:
+        cells = line.split("\t")
+        if len(cells) == 12 and cells[0] == "5":
+            key = (int(cells[2]), int(cells[3]), int(cells[4]))
+            words[int(cells[1]) - 1].append((key, cells[11].strip(), float(cells[10])))
+    return [_reading(page) for page in words]
+
+
+def _reading(words: list[tuple[tuple[int, int, int], str, float]]) -> Reading:
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences, doubts = [], 0
-    for i, word in enumerate(data["text"]):
-        word, confidence = word.strip(), float(data["conf"][i])
+    for key, word, confidence in words:
         if kept(word, confidence):
-            lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(word)
+            lines.setdefault(key, []).append(word)
             confidences.append(confidence)
         else:
             doubts += sum(c.isalnum() for c in word) >= 2
-    return Reading(tuple(" ".join(words) for words in lines.values()), tuple(confidences), doubts)
+    return Reading(tuple(" ".join(line) for line in lines.values()), tuple(confidences), doubts)
+
+
+def _tesseract(args: list[str], url: str | None) -> str:
+    """Tesseract's stdout; a MediaError naming the fix when it is missing or fails. One OpenMP thread each:
+    the pool runs two processes, and more threads would only fight over the cores."""
+    env = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
+    try:
+        result = subprocess.run([TESSERACT, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+    except FileNotFoundError as e:
+        raise MediaError(f"cannot read the slides: {TESSERACT} was not found", url=url, hint=INSTALL_HINT) from e
+    except (OSError, subprocess.SubprocessError) as e:
+        raise MediaError(f"Tesseract failed on the slides: {e}", url=url) from e
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+        raise MediaError(f"Tesseract failed on the slides: {last}", url=url)
+    return result.stdout
 
 
 def kept(word: str, confidence: float) -> bool:
