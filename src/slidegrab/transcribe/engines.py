@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -104,16 +105,25 @@ class ChunkedWhisper:
         return self._sequential
 
     def _sequential(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
-        """Each chunk's speech decoded alone with its own prompt (times relative to the window start). When
-        the prompted text covers under half of the speech, the chunk is decoded again without its prompt and
-        the fuller result kept: a prompt can lead a small model to stop after a word or two."""
+        """Each chunk's speech decoded alone with its own prompt (times relative to the window start)."""
         for chunk, (start, end), speech in windows:
-            piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            found = self._decode(piece, chunk.prompt, language, options)
-            if chunk.prompt and spoken_seconds(found) < RETRY_BELOW * speech:
-                found = max(found, self._decode(piece, "", language, options), key=spoken_seconds)
+            found = self._decode(
+                samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], chunk.prompt, language, options
+            )
+            if chunk.prompt:
+                found, start = self._fuller(samples, (start, end), speech, found, start, language, options)
             for segment in found:
                 yield chunk, start, segment
+
+    def _fuller(self, samples, window, speech, found, offset, language, options) -> tuple[list[Any], float]:
+        """``found`` (at ``offset``), or the window decoded again alone and unprompted when ``found`` spans under
+        half of its speech and that does better: a prompt, or a batch, can lead a small model to stop after a
+        word or two."""
+        if spoken_seconds(found) >= RETRY_BELOW * speech:
+            return found, offset
+        start, end = window
+        again = self._decode(samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], "", language, options)
+        return (again, start) if spoken_seconds(again) > spoken_seconds(found) else (found, offset)
 
     def _language(self, samples: Any, speech: list[tuple[float, float]], wanted: str | None) -> tuple[str, float]:
         raise NotImplementedError
@@ -123,7 +133,9 @@ class ChunkedWhisper:
 
 
 class FasterWhisperEngine(ChunkedWhisper):
-    """faster-whisper (CTranslate2): int8 on CPU, float16 on GPU; on GPU the chunks are decoded in batches."""
+    """faster-whisper (CTranslate2): int8 on CPU, float16 on GPU; the chunks decoded in batches on either (on
+    the CPU too: a slide's chunk is often a few seconds padded to Whisper's 30 s window, and batching such
+    windows took the catalogue from 59 to 25 CPU-s at a lower WER, 0.21 vs 0.27; scripts/BENCHMARKS.md)."""
 
     name = "faster-whisper"
     batch_size = 8
@@ -135,7 +147,7 @@ class FasterWhisperEngine(ChunkedWhisper):
         compute_type: str = "default",
         *,
         model_dir: str | None = None,
-        batched: bool | None = None,
+        batched: bool = True,
     ):
         from faster_whisper import WhisperModel
 
@@ -146,7 +158,7 @@ class FasterWhisperEngine(ChunkedWhisper):
             self.model = WhisperModel(str(path), device=self.device, compute_type=self.compute_type)
         except (RuntimeError, ValueError) as error:
             raise ModelError(f"cannot load model {self.model_name} on {self.device}: {error}") from None
-        self.batched = self.device == "cuda" if batched is None else batched
+        self.batched = batched
 
     def _decoder(self) -> Any:
         return self._batched if self.batched else self._sequential
@@ -182,12 +194,13 @@ class FasterWhisperEngine(ChunkedWhisper):
         return list(segments)
 
     def _batched(self, samples, windows, language, options) -> Iterator[tuple[Chunk, float, Any]]:
-        """All chunks through the batched pipeline, each batch element with its own chunk's prompt."""
+        """All chunks through the batched pipeline, each batch element with its own chunk's prompt; a chunk
+        that comes back nearly empty is decoded again alone (``_fuller``)."""
         if not windows:
             return
         clips = [{"start": a, "end": b} for _, (a, b), _ in windows]
         fps = self.model.frames_per_second
-        by_seek = {int(int(a * SAMPLE_RATE) / SAMPLE_RATE * fps): c for c, (a, _), _ in windows}
+        by_seek = {int(int(a * SAMPLE_RATE) / SAMPLE_RATE * fps): n for n, (_, (a, _), _) in enumerate(windows)}
         pipeline = _pipeline_class()(self.model, {int(a * SAMPLE_RATE): c.prompt for c, (a, _), _ in windows})
         segments, _ = pipeline.transcribe(
             samples,
@@ -197,14 +210,21 @@ class FasterWhisperEngine(ChunkedWhisper):
             beam_size=options.beam_size,
             word_timestamps=True,
         )
-        for segment in segments:
-            yield by_seek[segment.seek], 0.0, segment
+        grouped = itertools.groupby(segments, key=lambda segment: by_seek[segment.seek])
+        pending = next(grouped, None)
+        for n, (chunk, window, speech) in enumerate(windows):
+            found: list[Any] = []
+            if pending is not None and pending[0] == n:
+                found, pending = list(pending[1]), next(grouped, None)
+            found, offset = self._fuller(samples, window, speech, found, 0.0, language, options)
+            for segment in found:
+                yield chunk, offset, segment
 
 
 VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}  # Silero settings: cut pauses of half a second
 
 
-RETRY_BELOW = 0.5  # a prompted chunk whose segments span less than this share of its speech is redone unprompted
+RETRY_BELOW = 0.5  # a chunk whose segments span less than this share of its speech is redone alone, unprompted
 
 
 def spoken_seconds(segments: list[Any]) -> float:
