@@ -5,6 +5,8 @@ Starts the offline replica and measures six comparisons — resolve, slides down
 batch, search — each as "ours vs theirs" with the ratio the issue targets. Prints one table and writes
 ``bench.json`` and ``bench.md`` to ``--out``. A ratio below its target is a finding, not a failure: the script
 exits 0 whenever every measurement ran. ``--quick`` uses tiny inputs and one run (CI proof that it works).
+Resolve and batch run over 20 distinct replica talks (3 quick): the catalogue's plain talks, topped up with
+generated ones (``fixtures.generated``) that the replica serves besides its catalogue.
 
     PYTHONPATH=src python3 scripts/bench.py [--quick] [--runs 5] [--out benchmarks-out] [--only merge,search]
 """
@@ -29,6 +31,7 @@ from benchlib.talkfiles import speech as make_speech  # noqa: E402
 
 from slidegrab.net import NetConfig  # noqa: E402
 from slidegrab.replica import Replica  # noqa: E402
+from slidegrab.replica.fixtures import CATALOGUE, generated  # noqa: E402
 
 SECTIONS = ("resolve", "download", "merge", "transcribe", "batch", "search")
 
@@ -39,15 +42,15 @@ def measure(settings: Settings, only: set[str]) -> dict[str, list[Row]]:
     sentences = script(minutes)
     audio = settings.work / "speech.m4a"
     seconds = make_speech(sentences, audio)
-    with Replica() as replica:
+    with Replica(catalogue=CATALOGUE + generated(settings.talks)) as replica:  # enough talks for any top-up
         net = NetConfig(proxy=replica.proxy_url, ca_bundle=replica.ca_path)
-        talks = resolve.plain_talks(net)
+        talks = resolve.bench_talks(net, settings.talks) if only & {"resolve", "batch"} else []
         jobs = {
-            "resolve": lambda: resolve.run(net, settings),
+            "resolve": lambda: resolve.run(net, talks, settings),
             "download": lambda: media.download(replica, net, settings),
             "merge": lambda: media.merge(audio, seconds, settings),
             "transcribe": lambda: speech.run(audio, " ".join(sentences), settings),
-            "batch": lambda: batch.batch((talks * 2)[: 3 if settings.quick else 20], replica.cache_dir, settings),
+            "batch": lambda: batch.batch(talks, replica.cache_dir, settings),
             "search": lambda: batch.search(settings),
         }
         for name in SECTIONS:

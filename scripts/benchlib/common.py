@@ -24,6 +24,11 @@ class Settings:
     runs: int  # measured runs per figure (after one warm-up)
     work: Path  # scratch folder for inputs and outputs
 
+    @property
+    def talks(self) -> int:
+        """How many distinct replica talks the resolve and batch sections use (the issue asks for 20)."""
+        return 3 if self.quick else 20
+
 
 @dataclass
 class Row:

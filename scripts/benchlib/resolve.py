@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import yt_dlp
 from selenium import webdriver
@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 from benchlib.common import Row, Settings, median_time, rate
 from slidegrab.net import NetConfig
-from slidegrab.replica.fixtures import CATALOGUE
+from slidegrab.replica.fixtures import CATALOGUE, Fixture, generated
 from slidegrab.resolve import resolve
 from slidegrab.resolve.browser import BrowserResolver
 from slidegrab.resolve.chromium import FLAGS, QUIET, QUIET_PREFS
@@ -22,11 +22,12 @@ from slidegrab.resolve.chromium import FLAGS, QUIET, QUIET_PREFS
 SEED_FLAGS = ("--no-sandbox", *FLAGS)  # the project's quiet switches, so Chromium's own calls stay off the proxy
 
 
-def plain_talks(net: NetConfig) -> list[str]:
-    """slideslive.com URLs of the catalogue's talks that resolve directly (no embed-only or broken talks), less
-    YouTube-hosted ones: yt-dlp would follow those to youtube.com, which the replica does not serve."""
+def plain_talks(net: NetConfig, fixtures: Iterable[Fixture] = CATALOGUE) -> list[str]:
+    """slideslive.com URLs of the talks that resolve directly (no embed-only or broken talks), less YouTube-hosted
+    ones: yt-dlp would follow those to youtube.com, which the replica does not serve. Resolving also has the
+    replica generate each talk's media now, not during a measured run."""
     urls = []
-    for fixture in (f for f in CATALOGUE if f.service != "youtube"):
+    for fixture in (f for f in fixtures if f.service != "youtube"):
         url = f"https://slideslive.com/{fixture.id}"
         try:
             resolve(url, net)
@@ -34,6 +35,13 @@ def plain_talks(net: NetConfig) -> list[str]:
             continue
         urls.append(url)
     return urls
+
+
+def bench_talks(net: NetConfig, count: int) -> list[str]:
+    """``count`` distinct talk URLs: the catalogue's plain talks, topped up with ``generated`` ones (the replica
+    must serve ``generated(count)``)."""
+    catalogue = plain_talks(net)[:count]
+    return catalogue + plain_talks(net, generated(count - len(catalogue)))
 
 
 def seed_resolve(url: str, net: NetConfig, wait: float) -> str:
@@ -75,11 +83,8 @@ def per_second(job: Callable[[str], object], urls: list[str], runs: int) -> tupl
     return len(urls) / median_time(batch, runs, warmup=False), len(failures)
 
 
-def run(net: NetConfig, settings: Settings) -> list[Row]:
-    talks = plain_talks(net)
-    urls = (talks * 2)[: 3 if settings.quick else 20]
+def run(net: NetConfig, urls: list[str], settings: Settings) -> list[Row]:
     wait = 0.5 if settings.quick else 10.0
-    seed_runs = 1 if settings.quick else min(settings.runs, 2)  # 20 × 10 s per run: keep the seed to 2 runs
     params = {**net.ytdlp_params(), "quiet": True, "no_warnings": True}
     with yt_dlp.YoutubeDL(params) as ydl:
         theirs_ytdlp, ytdlp_failed = per_second(lambda u: ytdlp_resolve(ydl, u), urls, settings.runs)
@@ -87,10 +92,10 @@ def run(net: NetConfig, settings: Settings) -> list[Row]:
         direct, direct_failed = per_second(lambda u: resolve(u, net, session=session), urls, settings.runs)
     with BrowserResolver(net) as browser:
         ours_browser, browser_failed = per_second(browser.resolve, urls, settings.runs)
-    seed_urls = urls[:3] if settings.quick else urls
-    seed, seed_failed = per_second(lambda u: seed_resolve(u, net, wait), seed_urls, seed_runs)
-    note = f"{len(urls)} talks ({len(set(urls))} distinct); failures: direct {direct_failed}, yt-dlp {ytdlp_failed}"
-    seed_note = f"seed: new Chromium per URL + fixed {wait:g} s wait, {seed_runs} run(s); failures {seed_failed}"
+    seed, seed_failed = per_second(lambda u: seed_resolve(u, net, wait), urls, settings.runs)
+    talks = f"{len(urls)} talks ({len(set(urls))} distinct), {settings.runs} run(s) after a warm-up"
+    note = f"{talks}; failures: direct {direct_failed}, yt-dlp {ytdlp_failed}"
+    seed_note = f"{talks}; seed: new Chromium per URL + fixed {wait:g} s wait; failures {seed_failed}"
     return [
         rate("resolve", "direct client vs yt-dlp extractor", direct, theirs_ytdlp, "talks/s", target=1.0, note=note),
         rate("resolve", "direct client vs seed workflow", direct, seed, "talks/s", note=seed_note),

@@ -6,6 +6,8 @@ command against it, with ``{proxy}`` and ``{ca}`` in its arguments replaced, and
 ``--fault HOST:PATH:KIND[:ARG]`` adds a fault rule (globs for HOST and PATH):
 ``slideslive.com:/player/*:status:503``, ``*.b-cdn.net:*:reset``, ``s.slideslive.com:*:stall:5``,
 ``s.slideslive.com:*:redirect:http://127.0.0.1:9/`` (the location may hold colons), ``*:*.vtt:endless:0.5``.
+``--extra-talks N`` also serves N generated plain talks (``fixtures.generated``), e.g. for benchmarks that need
+more distinct talks than the catalogue has.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from slidegrab.replica import Replica
 from slidegrab.replica.faults import KINDS
+from slidegrab.replica.fixtures import CATALOGUE, generated
 
 
 def parse_fault(spec: str) -> dict:
@@ -26,9 +29,7 @@ def parse_fault(spec: str) -> dict:
     redirect's location, or the endless body's pause)."""
     parts = spec.split(":", 3)
     if len(parts) not in (3, 4) or parts[2] not in KINDS:
-        raise argparse.ArgumentTypeError(
-            f"{spec!r}: expected HOST:PATH:KIND[:ARG] with KIND one of {', '.join(KINDS)}"
-        )
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected HOST:PATH:KIND[:ARG] with KIND one of {', '.join(KINDS)}")
     host, path, kind, *arg = parts
     rule: dict = {"host": host or "*", "path": path or "*", "kind": kind}
     try:
@@ -93,18 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slidegrab.replica", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="where the CA and generated media live")
-    parser.add_argument(
-        "--fault", type=parse_fault, action="append", default=[], metavar="HOST:PATH:KIND[:ARG]"
-    )
+    parser.add_argument("--fault", type=parse_fault, action="append", default=[], metavar="HOST:PATH:KIND[:ARG]")
+    parser.add_argument("--extra-talks", type=int, default=0, metavar="N", help="also serve N generated plain talks")
     options, command = split_run(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(options)
     if "run" in (sys.argv[1:] if argv is None else argv) and not command:
         parser.error("run needs a command: run -- slidegrab resolve URL --proxy {proxy} --ca-bundle {ca}")
+    if args.extra_talks < 0:
+        parser.error("--extra-talks must be 0 or more")
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with Replica(port=args.port, cache_dir=args.cache_dir) as replica:
+    catalogue = CATALOGUE + generated(args.extra_talks)
+    with Replica(port=args.port, cache_dir=args.cache_dir, catalogue=catalogue) as replica:
         for rule in args.fault:
             replica.faults.add(**rule)
         if command:

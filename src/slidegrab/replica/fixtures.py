@@ -427,3 +427,50 @@ def talk_url(fixture: Fixture) -> str:
 def demo_urls() -> list[str]:
     """The talks ``slidegrab demo`` fetches: one yoda, one Vimeo via its conference page, one XML deck."""
     return [talk_url(f) for f in CATALOGUE if "demo" in f.tags]
+
+
+# Generated talks: ordinary yoda talks (JSON timings, png slides) for benchmarks that need more distinct talks
+# than the catalogue holds. Everything follows from the talk's index n, so generated(k) is a prefix of
+# generated(k + 1); the lists' lengths are pairwise coprime, so the first 140 titles all differ.
+GENERATED_FIRST_ID = 39600000  # 3960xxxx: a range no catalogue talk uses
+_GEN_ADJECTIVES = ("Robust", "Efficient", "Scalable", "Adaptive", "Private")
+_GEN_SUBJECTS = ("Transformers", "Kernels", "Policies", "Embeddings", "Autoencoders", "Ensembles", "Retrievers")
+_GEN_DOMAINS = ("Vision", "Speech", "Robotics", "Genomics")
+_GEN_SPEAKERS = ("Ana Souza", "Ravi Kumar", "Elif Yilmaz", "Tom Becker", "Mei Lin", "Kofi Boateng")
+_GEN_TOPICS = (  # (slide title, technical term written on the slide and spoken)
+    ("Optimisation", "stochastic gradient descent"), ("Regularisation", "weight decay"),
+    ("Architecture", "residual connection"), ("Normalisation", "layer normalization"),
+    ("Attention", "multi-head attention"), ("Sampling", "importance sampling"),
+    ("Uncertainty", "Bayesian inference"), ("Compression", "knowledge distillation"),
+    ("Data", "data augmentation"), ("Evaluation", "cross validation"),
+    ("Search", "beam search"), ("Memory", "gradient checkpointing"),
+    ("Transfer", "fine tuning"), ("Clustering", "spectral clustering"),
+    ("Control", "reinforcement learning"), ("Graphs", "message passing"),
+    ("Features", "contrastive learning"), ("Scaling", "mixed precision"),
+    ("Robustness", "adversarial training"), ("Tokens", "byte pair encoding"),
+)  # fmt: skip
+_GEN_SENTENCES = ("Today we look at {0}.", "Our method relies on {0}.", "We then improve {0}.")
+
+
+def generated(count: int) -> tuple[Fixture, ...]:
+    """``count`` distinct, deterministic plain talks (6-10 slides, 1-2 speakers), e.g. to make a benchmark's
+    talks all different without writing each one down."""
+    return tuple(_generated_talk(n) for n in range(count))
+
+
+def _generated_talk(n: int) -> Fixture:
+    talk_id = str(GENERATED_FIRST_ID + n)
+    title = f"{_GEN_ADJECTIVES[n % 5]} {_GEN_SUBJECTS[n % 7]} for {_GEN_DOMAINS[n % 4]}"
+    speakers = tuple(_GEN_SPEAKERS[(n + k) % len(_GEN_SPEAKERS)] for k in range(1 + n % 2))
+    rows = [_generated_row(n, j) for j in range(6 + n % 5)]
+    return Fixture(id=talk_id, title=title, speakers=speakers, slides=_deck(rows, names=_random_names(talk_id)),
+                   notes="Generated (fixtures.generated): a plain good yoda talk for benchmarks.")  # fmt: skip
+
+
+def _generated_row(n: int, j: int) -> Row:
+    """Slide ``j`` of talk ``n``: step 7 over 20 topics gives each slide of a talk its own topic."""
+    title, term = _GEN_TOPICS[(3 * n + 7 * j) % len(_GEN_TOPICS)]
+    if j % 3 != 2:
+        return title, [term], _GEN_SENTENCES[j % 3].format(term)
+    other = _GEN_TOPICS[(3 * n + 7 * j + 1) % len(_GEN_TOPICS)][1]
+    return title, [term, other], f"We combine {term} with {other}."
