@@ -86,7 +86,8 @@ class TalkResult:
 
 
 class SharedBrowser:
-    """One headless Chromium for the whole batch, started on first use, used by one talk at a time."""
+    """One headless Chromium for the whole run (the pages' identity, then the batch), started on first use,
+    used by one page at a time."""
 
     def __init__(self, net: NetConfig):
         self._net, self._browser, self._lock = net, None, threading.Lock()
@@ -94,13 +95,22 @@ class SharedBrowser:
 
     def resolve(self, url: str, referer: str | None = None):
         with self._lock:
-            if self._aborted:
-                raise SlidegrabError("interrupted", url=url)
-            if self._browser is None:
-                from slidegrab.resolve.browser import BrowserResolver
+            return self._resolver(url).resolve(url, referer=referer)
 
-                self._browser = BrowserResolver(self._net)
-            return self._browser.resolve(url, referer=referer)
+    def talk_id(self, url: str) -> str:
+        """The id of the talk a page shows once its scripts ran: the talk ``resolve`` would resolve, read off
+        what its player fetched, with no Talk assembled (identity.py)."""
+        with self._lock:
+            return self._resolver(url).capture(url).talk_id
+
+    def _resolver(self, url: str):
+        if self._aborted:
+            raise SlidegrabError("interrupted", url=url)
+        if self._browser is None:
+            from slidegrab.resolve.browser import BrowserResolver
+
+            self._browser = BrowserResolver(self._net)
+        return self._browser
 
     def abort(self) -> None:
         """Ctrl-C: end the browser now, without waiting for the page in it (that talk fails as interrupted)."""
@@ -123,13 +133,18 @@ class Interrupted(KeyboardInterrupt):
         self.stuck = stuck  # talks still blocked (a request that stalls) after GRACE_S: the CLI leaves them
 
 
+def shared_browser(options: FetchOptions) -> SharedBrowser | None:
+    """The run's browser (no process until a page needs it), or None when the user turned it off."""
+    return SharedBrowser(options.net) if options.browser else None
+
+
 class Batch:
-    def __init__(self, options: FetchOptions, display: Display):
+    def __init__(self, options: FetchOptions, display: Display, browser: SharedBrowser | None = None):
         self.options, self.display = options, display
         self.archive = Archive(options.output)
         self.stages = build_stages(options.transcript)
         self.session = options.net.session()
-        self.browser = SharedBrowser(options.net) if options.browser else None
+        self.browser = browser or shared_browser(options)
         self.cancel = threading.Event()
         self._talk_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -197,8 +212,8 @@ class Batch:
             self.display.talk_finished(url)
 
     def _talk_lock(self, talk_id: str) -> threading.Lock:
-        """The lock of one talk's folder (URL lists are deduplicated, but a page whose talk shows only once
-        its scripts run cannot be told from the talk's own URL before both are resolved)."""
+        """The lock of one talk's folder (URL lists are deduplicated, but a page whose talk could not be
+        learned beforehand, e.g. without the browser, cannot be told from the talk's own URL until resolved)."""
         with self._locks_lock:
             return self._talk_locks.setdefault(talk_id, threading.Lock())
 
@@ -298,12 +313,18 @@ def fetch(urls: list[str], options: FetchOptions, display: Display) -> list[Talk
     """Fetch every talk (of the shard, when one is given) into the archive; the results, in input order.
 
     Each talk once: a conference page and another URL of the talk it embeds count as one talk (pages are
-    read first to learn their talk), and a shard takes a talk by its id, whichever form names it.
+    read first to learn their talk, and rendered when only their scripts show it), and a shard takes a talk
+    by its id, whichever form names it.
     """
     with ArchiveLock(options.output, options.shard):
-        keys = talk_keys(urls, Archive(options.output), options.net)
-        urls = one_per_talk(urls, keys)
-        if options.shard is not None:
-            urls = options.shard.select(urls, keys)
-        with disk_guard(options.output):  # e.g. no room for the index: one line, not an internal error
-            return Batch(options, display).run(urls)
+        browser = shared_browser(options)  # renders the pages whose talk only their scripts show, then resolves
+        try:
+            keys = talk_keys(urls, Archive(options.output), options.net, browser)
+            urls = one_per_talk(urls, keys)
+            if options.shard is not None:
+                urls = options.shard.select(urls, keys)
+            with disk_guard(options.output):  # e.g. no room for the index: one line, not an internal error
+                return Batch(options, display, browser).run(urls)
+        finally:
+            if browser is not None:
+                browser.close()
