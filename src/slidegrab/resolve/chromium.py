@@ -7,7 +7,8 @@ ChromeDriver's performance log, and ``Network.getResponseBody``, then see the if
 site isolation on, Chromium 156 puts the iframe in another process and both miss them).
 chromedriver starts in a session of its own, so ``quit`` can end every process the launch made, and a
 Ctrl-C meant for slidegrab does not reach the browser; a watchdog (watchdog.py) ends that session when
-slidegrab itself is killed.
+slidegrab itself is killed. chromedriver's output and Chromium's stderr go to ``output.log`` in the profile: when
+Chromium exits at start, chromedriver does not say why, that log does.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class Chromium:
         self.profile = Path(tempfile.mkdtemp(prefix="slidegrab-chromium-"))
         self.watchdog = Watchdog(self.profile)  # first: from chromedriver's first instant on, it is guarded
         try:
-            self.driver = _launch(_options(net, self.profile), timeout, self.watchdog)
+            self.driver = _launch(_options(net, self.profile), timeout, self.watchdog, self.profile / "output.log")
         except BaseException:
             shutil.rmtree(self.profile, ignore_errors=True)
             self.watchdog.release()
@@ -213,20 +214,29 @@ def _options(net: NetConfig, profile: Path) -> webdriver.ChromeOptions:
     return options
 
 
-def _launch(options: webdriver.ChromeOptions, timeout: float, watchdog: Watchdog) -> webdriver.Chrome:
+def _launch(options: webdriver.ChromeOptions, timeout: float, watchdog: Watchdog, log: Path) -> webdriver.Chrome:
     driver_path = os.environ.get("SLIDEGRAB_CHROMEDRIVER") or CHROMEDRIVER
     for what, path in (("chromedriver", driver_path), ("Chromium", options.binary_location)):
         if not Path(path).is_file():
             raise BrowserError(f"{what} not found at {path}", hint=_HINT)
-    service = _GuardedService(watchdog, executable_path=driver_path, popen_kw={"start_new_session": True})
-    try:
-        return webdriver.Chrome(service=service, options=options)
-    except WebDriverException as e:
-        if (process := getattr(service, "process", None)) is not None:
-            kill_group(process.pid)
-        service.stop()
-        what = f"could not start Chromium ({options.binary_location})"
-        raise BrowserError(f"{what}: {first_line(e)}", hint=_HINT) from e
+    with log.open("wb") as output:  # chromedriver's output and Chromium's stderr; both keep their own copy
+        service = _GuardedService(
+            watchdog, executable_path=driver_path, log_output=output, popen_kw={"start_new_session": True}
+        )
+        try:
+            return webdriver.Chrome(service=service, options=options)
+        except WebDriverException as e:
+            if (process := getattr(service, "process", None)) is not None:
+                kill_group(process.pid)
+            service.stop()
+            raise _start_error(f"could not start Chromium ({options.binary_location})", e, log) from e
+
+
+def _start_error(what: str, error: WebDriverException, log: Path) -> BrowserError:
+    """chromedriver says only that Chromium exited; Chromium's stderr, in ``log``, says when it lacked a sandbox."""
+    if NO_SANDBOX in log.read_bytes():
+        return BrowserError(f"{what}: No usable sandbox!", hint=SANDBOX_HINT)
+    return BrowserError(f"{what}: {first_line(error)}", hint=_HINT)
 
 
 class _GuardedService(Service):
@@ -242,6 +252,12 @@ class _GuardedService(Service):
 
 
 _HINT = "install matching chromium and chromedriver, or set SLIDEGRAB_CHROMIUM and SLIDEGRAB_CHROMEDRIVER"
+# Chromium's sandbox needs unprivileged user namespaces, which Docker's default seccomp profile forbids.
+NO_SANDBOX = b"No usable sandbox!"
+SANDBOX_HINT = (
+    "Chromium's sandbox needs user namespaces: under Docker run with --security-opt "
+    "seccomp=docker/chromium-seccomp.json (README, Docker and clusters); elsewhere allow unprivileged user namespaces"
+)
 
 
 def first_line(error: WebDriverException) -> str:
