@@ -4,9 +4,11 @@ script installs what the tests use; the SLURM and Kubernetes files run `fetch --
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from slidegrab.resolve.chromium import CHROMEDRIVER, CHROMIUM
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 INSTALL = ROOT / "scripts" / "install-system-deps.sh"
+SBATCH = ROOT / "scripts" / "slurm-fetch.sbatch"
 TOOLS = ("chromium", "chromedriver", "ffmpeg", "ffprobe", "tesseract", "espeak-ng")  # what the tests run
 
 
@@ -155,11 +158,32 @@ def test_hadolint_passes():
 
 
 def test_the_slurm_script_runs_one_shard_per_array_task():
-    script = (ROOT / "scripts" / "slurm-fetch.sbatch").read_text()
-    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "slurm-fetch.sbatch")], check=False).returncode == 0
+    script = SBATCH.read_text()
+    assert subprocess.run(["bash", "-n", str(SBATCH)], check=False).returncode == 0
     assert re.search(r"^#SBATCH --array=0-\d+$", script, re.M)
     assert "fetch /archive/urls.txt -o /archive --shard auto" in script
     assert "index --merge -o /archive" in script
+    assert 'slidegrab fetch "$ARCHIVE/urls.txt" -o "$ARCHIVE" --shard auto' in script  # SLIDEGRAB_IMAGE=none
+
+
+def test_without_a_container_the_slurm_script_runs_the_installed_slidegrab(tmp_path):
+    """SLIDEGRAB_IMAGE=none runs slidegrab itself on $ARCHIVE (not /archive), its shard from SLURM's variables
+    (task 4 of --array=1-3 is no shard) and SLIDEGRAB_ARGS added to fetch; each mistake stops it before any work.
+    The whole script under a real single-node SLURM: scripts/slurm_check.sh."""
+
+    def task(index: int, args: str = "") -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SLIDEGRAB_"))}
+        env |= {"ARCHIVE": str(tmp_path), "SLIDEGRAB_IMAGE": "none", "SLIDEGRAB_ARGS": args}
+        env |= {"SLURM_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "3"}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # this slidegrab
+        run = subprocess.run(["bash", str(SBATCH)], env=env, capture_output=True, text=True, check=False)
+        assert run.returncode == 2, run.stdout + run.stderr
+        return run.stderr
+
+    assert f"'{tmp_path}/urls.txt' is neither a URL nor a file of URLs" in task(1)
+    assert "shard 3 of 3 does not exist" in task(4)
+    assert "Invalid value for '--timeout'" in task(1, "--timeout 0.1")
+    assert not any(tmp_path.iterdir())
 
 
 def test_the_kubernetes_job_runs_one_shard_per_index():
