@@ -51,7 +51,7 @@ def measure(engine: str, audio: Path, reference: str, runs: int, warmup: bool) -
 
 
 def run(audio: Path, reference: str, settings: Settings) -> list[Row]:
-    runs = min(settings.runs, 3)  # openai-whisper takes minutes per run on 5 minutes of speech here
+    runs = settings.runs  # openai-whisper takes minutes per run on 5 minutes of speech here: 25 min in all
     warmup = not settings.quick  # quick: one cold run (the model load itself is outside the timing)
     fast = measure("faster-whisper", audio, reference, runs, warmup)
     slow = measure("openai-whisper", audio, reference, runs, warmup)
