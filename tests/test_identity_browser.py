@@ -4,7 +4,6 @@ it and another URL of the same talk are one talk, fetched once and by one shard 
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -17,7 +16,7 @@ from slidegrab.resolve import resolve
 from slidegrab.resolve.browser import BrowserResolver
 from slidegrab.resolve.conference import NoEmbedError
 from slidegrab.shard import shard_of
-from test_shard import run_cli, shard_ids
+from test_shard import run_cli, run_shards, shard_ids
 
 pytestmark = pytest.mark.browser
 
@@ -57,10 +56,7 @@ def test_shards_fetch_a_scripted_page_and_its_talks_url_once_by_the_talks_shard(
     assert shard_of(SCRIPTED, 3) != owner  # by their URLs they would land in two shards
     (tmp_path / "urls.txt").write_text(f"{SCRIPTED}\n{DIRECT}\n")
     archive, mark = tmp_path / "archive", len(replica.log.entries)
-    fetch = ["fetch", str(tmp_path / "urls.txt"), "-o", str(archive), "--no-transcribe", *net_args]
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda k: run_cli(*fetch, "--shard", f"{k}/3"), range(3)))
-    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    run_shards(["fetch", str(tmp_path / "urls.txt"), "-o", str(archive), "--no-transcribe", *net_args])
     assert_fetched_once(replica.log.entries[mark:], archive)
     assert [set(shard_ids(archive / f"library-shard-{k}-of-3.db")) for k in range(3)] == [
         {TALK} if k == owner else set() for k in range(3)

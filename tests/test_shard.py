@@ -164,6 +164,14 @@ def shard_ids(db: Path) -> list[str]:
         return [row[0] for row in library._connection().execute("SELECT id FROM talks")]
 
 
+def run_shards(fetch: list[str], count: int = 3) -> list[subprocess.CompletedProcess]:
+    """``fetch`` as shard k of ``count``, every k at once, each its own process; all must exit 0."""
+    with ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(lambda k: run_cli(*fetch, "--shard", f"{k}/{count}"), range(count)))
+    assert [r.returncode for r in results] == [0] * count, [r.stderr for r in results]
+    return results
+
+
 def run_cli(*args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     scheduler = ("SLURM_", "JOB_COMPLETION_INDEX", "SLIDEGRAB_SHARD_COUNT")
     env = {k: v for k, v in os.environ.items() if not k.startswith(scheduler)}
@@ -207,10 +215,7 @@ def test_a_talk_listed_in_two_forms_is_fetched_by_one_shard(replica, net_args, t
     assert shard_of(page, 3) != shard_of(direct, 3)  # by their URLs they would land in two shards
     (tmp_path / "urls.txt").write_text(f"{page}\n{direct}\nhttps://slideslive.com/embed/presentation/{talk}\n")
     archive, mark = tmp_path / "archive", len(replica.log.entries)
-    fetch = ["fetch", str(tmp_path / "urls.txt"), "-o", str(archive), "--no-transcribe", *net_args]
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda k: run_cli(*fetch, "--shard", f"{k}/3"), range(3)))
-    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    run_shards(["fetch", str(tmp_path / "urls.txt"), "-o", str(archive), "--no-transcribe", *net_args])
     assert [p.parent.name[:8] for p in archive.glob("*/talk.json")] == [talk]
     log = replica.log.entries[mark:]
     assert sum(e.path == f"/player/{talk}" for e in log) == 1  # resolved once, by one shard
