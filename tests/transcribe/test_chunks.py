@@ -39,10 +39,24 @@ def contiguous(chunks: list[Chunk], duration: float) -> bool:
     )
 
 
-def test_one_chunk_per_slide_the_first_from_zero():
-    chunks = slide_chunks(table(4.2, 10.0, 17.5), 25.0, prompts=False)
+def test_unpacked_one_chunk_per_slide_the_first_from_zero():
+    chunks = slide_chunks(table(4.2, 10.0, 17.5), 25.0, prompts=False, pack=False)
     assert [(c.start, c.end, c.slide) for c in chunks] == [(0.0, 10.0, 1), (10.0, 17.5, 2), (17.5, 25.0, 3)]
-    assert all(c.prompt == "" for c in chunks)
+    assert all(c.prompt == "" and c.parts == () for c in chunks)
+
+
+def test_slides_pack_into_thirty_second_chunks_that_know_where_each_slide_starts():
+    texts = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
+    chunks = slide_chunks(table(0.0, 10.0, 17.5, 29.0, 45.0), 80.0, slide_texts=texts)
+    # 0-29 holds three slides; 29-45 and the first half of 45-80 (split in two) would pass 30 s together
+    assert [(c.start, c.end, c.slide) for c in chunks] == [(0.0, 29.0, 1), (29.0, 45.0, 4), (45.0, 62.5, 5),
+                                                            (62.5, 80.0, 5)]  # fmt: skip
+    assert chunks[0].parts == ((0.0, 1), (10.0, 2), (17.5, 3))
+    assert [chunks[0].slide_at(t) for t in (0.0, 9.9, 10.0, 20.0, 28.9)] == [1, 1, 2, 3, 3]
+    assert all(c.parts == () for c in chunks[1:])
+    assert chunks[0].prompt == "Gamma, Alpha, Beta."  # every slide's text, the longest shown first
+    assert contiguous(chunks, 80.0)
+    assert all(c.end - c.start <= MAX_LEN for c in chunks)
 
 
 def test_long_slides_split_evenly():
@@ -56,7 +70,8 @@ def test_long_slides_split_evenly():
 
 
 def test_short_slides_merge_into_a_neighbour_keeping_the_larger_part():
-    chunks = slide_chunks(table(0.0, 10.0, 10.4, 20.0), 30.0, slide_texts=["A one", "B two", "C three", "D four"])
+    texts = ["A one", "B two", "C three", "D four"]
+    chunks = slide_chunks(table(0.0, 10.0, 10.4, 20.0), 30.0, slide_texts=texts, pack=False)
     assert [(c.start, c.end, c.slide) for c in chunks] == [(0.0, 10.0, 1), (10.0, 20.0, 3), (20.0, 30.0, 4)]
     assert chunks[1].prompt.startswith("C three, B two.")  # the larger part's text first, both kept
 
@@ -75,9 +90,9 @@ def test_dense_deck_chunks_cover_the_talk_within_bounds():
     chunks = slide_chunks(table(*starts), duration, slide_texts=[s.title for s in fixture.slides])
     assert contiguous(chunks, duration)
     assert all(MIN_LEN <= c.end - c.start <= MAX_LEN for c in chunks)
-    assert len(chunks) < 60
+    assert len(chunks) < 10
     spoken = {i for i, s in enumerate(fixture.slides, 1) if s.say}
-    assert spoken <= {c.slide for c in chunks}  # every slide with speech names its own chunk
+    assert spoken <= {slide for c in chunks for _, slide in c.parts or [(c.start, c.slide)]}  # each its own part
 
 
 def test_prompt_order_dedupe_and_junk():
@@ -106,10 +121,13 @@ def test_prompt_fits_the_token_budget(tokenizer):
 
 
 def test_chunk_prompts_come_from_each_slides_own_text():
-    chunks = slide_chunks(table(0.0, 5.0), 10.0, title="Talk", speakers=["Ann Lee"], slide_texts=["Alpha", "Beta"])
+    texts, people = ["Alpha", "Beta"], ["Ann Lee"]
+    chunks = slide_chunks(table(0.0, 5.0), 10.0, title="Talk", speakers=people, slide_texts=texts, pack=False)
     assert [c.prompt for c in chunks] == ["Alpha. Talk. Ann Lee.", "Beta. Talk. Ann Lee."]
-    missing = slide_chunks(table(0.0, 5.0), 10.0, title="Talk", slide_texts=["Alpha"])
+    missing = slide_chunks(table(0.0, 5.0), 10.0, title="Talk", slide_texts=["Alpha"], pack=False)
     assert [c.prompt for c in missing] == ["Alpha. Talk.", "Talk."]
+    packed = slide_chunks(table(0.0, 5.0), 10.0, title="Talk", speakers=people, slide_texts=texts)
+    assert [c.prompt for c in packed] == ["Alpha, Beta. Talk. Ann Lee."]
 
 
 def test_boundaries_inside_speech_move_to_the_nearer_silence():
@@ -120,6 +138,13 @@ def test_boundaries_inside_speech_move_to_the_nearer_silence():
     assert [(c.start, c.end) for c in snapped] == [(0.0, 9.6), (9.6, 23.0), (23.0, 34.0), (34.0, 40.0)]
     far = snap_to_silence([Chunk(0.0, 10.0, 1), Chunk(10.0, 20.0, 2)], [(5.0, 15.0)])
     assert [(c.start, c.end) for c in far] == [(0.0, 10.0), (10.0, 20.0)]  # too far: the cut stays
+
+
+def test_a_slide_change_inside_a_packed_chunk_moves_to_the_nearer_silence_too():
+    chunk = Chunk(0.0, 30.0, 1, parts=((0.0, 1), (10.0, 2), (20.0, 3)))
+    speech = [(9.2, 10.3), (12.0, 19.0), (22.0, 25.0)]
+    (snapped,) = snap_to_silence([chunk], speech)
+    assert snapped.parts == ((0.0, 1), (10.3, 2), (20.0, 3))  # 10 is inside speech, 0.3 s from its end
 
 
 def test_speech_window_and_cover():

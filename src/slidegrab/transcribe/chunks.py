@@ -1,9 +1,12 @@
 """Slide intervals as the chunks Whisper decodes, each with a prompt built from the slide on screen.
 
-SlidesLive publishes exact slide change times, so the slide intervals become the chunks: a segment decoded
-from a chunk belongs to that chunk's slide by construction. Intervals longer than Whisper's 30 s window are
-split evenly; very short ones (a slide flicked past) are merged into a neighbour, the larger part naming the
-slide and the prompts combined. A talk without slides gets fixed 30 s windows.
+SlidesLive publishes exact slide change times, so the slide intervals shape the chunks. Intervals longer
+than Whisper's 30 s window are split evenly; very short ones (a slide flicked past) are merged into a
+neighbour, the larger part naming the slide and the prompts combined. Then consecutive intervals are packed
+into one chunk while they fit in 30 s: Whisper pads every chunk to 30 s and its encoder costs the same for
+3 s of speech as for 30, so a deck of short slides took one encoder pass per slide (scripts/BENCHMARKS.md).
+A packed chunk keeps where each of its slides starts (``Chunk.parts``), and the engine puts each word on
+the slide shown when it is spoken. A talk without slides gets fixed 30 s windows.
 """
 
 from __future__ import annotations
@@ -56,18 +59,41 @@ def slide_chunks(
     min_len: float = MIN_LEN,
     prompts: bool = True,
     tokenizer: Tokenizer | None = None,
+    pack: bool = True,
 ) -> list[Chunk]:
-    """Chunks covering ``[0, duration]`` from the slide table (``start``/``end``/``index`` per slide)."""
+    """Chunks covering ``[0, duration]`` from the slide table (``start``/``end``/``index`` per slide); with
+    ``pack`` False, one chunk per (split or merged) slide interval."""
     spans = _slide_spans(slides, duration) if slides else _whole(duration)
     spans = _merge_short(_split_long(spans, max_len), min_len, max_len)
     texts = list(slide_texts or [])
     chunks = []
-    for span in spans:
-        prompt = ""
-        if prompts:
-            prompt = build_prompt(_span_text(span, texts), title, speakers, tokenizer)
-        chunks.append(Chunk(round(span.start, 3), round(span.end, 3), span.slide, prompt))
+    for group in _pack(spans, max_len) if pack else [[span] for span in spans]:
+        span = _Span(group[0].start, group[-1].end, [part for s in group for part in s.parts])
+        prompt = build_prompt(_span_text(span, texts), title, speakers, tokenizer) if prompts else ""
+        parts = _parts(group)
+        inner = parts if len(parts) > 1 else ()
+        chunks.append(Chunk(round(span.start, 3), round(span.end, 3), parts[0][1], prompt, inner))
     return chunks
+
+
+def _pack(spans: list[_Span], max_len: float) -> list[list[_Span]]:
+    """Consecutive spans grouped while a group lasts no longer than ``max_len``."""
+    groups: list[list[_Span]] = []
+    for span in spans:
+        if groups and span.end - groups[-1][0].start <= max_len:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return groups
+
+
+def _parts(group: list[_Span]) -> tuple[tuple[float, int | None], ...]:
+    """(start, slide) of each slide in a group of spans, a slide that goes on in the next span listed once."""
+    parts: list[tuple[float, int | None]] = []
+    for span in group:
+        if not parts or parts[-1][1] != span.slide:
+            parts.append((round(span.start, 3), span.slide))
+    return tuple(parts)
 
 
 def _slide_spans(slides: Sequence[dict[str, Any]], duration: float) -> list[_Span]:
@@ -213,7 +239,18 @@ def snap_to_silence(chunks: Sequence[Chunk], speech: Sequence[tuple[float, float
         if options:
             t = round(min(options, key=lambda t: abs(t - after.start)), 3)
             out[i - 1], out[i] = replace(before, end=t), replace(after, start=t)
-    return out
+    return [_snap_parts(chunk, speech) for chunk in out]
+
+
+def _snap_parts(chunk: Chunk, speech: Sequence[tuple[float, float]]) -> Chunk:
+    """A packed chunk whose inner slide changes, where they fall inside speech, move to the nearer end of it."""
+    parts = list(chunk.parts)
+    for k, (start, slide) in enumerate(parts[1:], 1):
+        options = [t for a, b in speech if a < start < b for t in (a, b) if abs(t - start) <= SLIDE_REACH]
+        options = [t for t in options if parts[k - 1][0] < t < (parts[k + 1][0] if k + 1 < len(parts) else chunk.end)]
+        if options:
+            parts[k] = (round(min(options, key=lambda t: abs(t - start)), 3), slide)
+    return replace(chunk, parts=tuple(parts))
 
 
 def speech_window(
@@ -260,4 +297,5 @@ def cover(chunks: Sequence[Chunk], duration: float, max_len: float = MAX_LEN) ->
         return [*out[:-1], replace(out[-1], end=duration)]
     last = out[-1] if out else Chunk(0.0, 0.0, None)
     tail = _split_long([_Span(tail_from, duration, [(duration - tail_from, last.slide)])], max_len)
-    return out + [Chunk(round(s.start, 3), round(s.end, 3), last.slide, last.prompt) for s in tail]
+    slide = last.slide_at(last.end)
+    return out + [Chunk(round(s.start, 3), round(s.end, 3), slide, last.prompt) for s in tail]

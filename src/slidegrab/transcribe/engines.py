@@ -1,13 +1,15 @@
 """Whisper engines behind one interface, and faster-whisper, the default one.
 
-An engine takes the audio and the chunks (slide intervals, each with its own prompt) and returns a lazy
-iterator of segments and a ``TranscriptInfo``. Each chunk is decoded on its own, with its own prompt and no
-conditioning on text from other slides, so every segment belongs to the slide of the chunk it came from.
+An engine takes the audio and the chunks (slide intervals packed into 30 s, each chunk with its own prompt)
+and returns a lazy iterator of segments and a ``TranscriptInfo``. Each chunk is decoded on its own, with its
+own prompt and no conditioning on text from other chunks; each word lands on the slide shown when it is
+spoken, and a segment that runs over a slide change inside its chunk is cut there.
 ``load_engine`` keeps one loaded model per (engine, model, device, compute type) for the whole process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import itertools
@@ -254,7 +256,8 @@ def _default_compute(device: str) -> str:
 
 
 def placed_segments(raw: Iterator[tuple[Chunk, float, Any]]) -> Iterator[Segment]:
-    """Engine segments in talk time, kept inside their chunk, each starting no earlier than the last ended."""
+    """Engine segments in talk time, kept inside their chunk, each starting no earlier than the last ended, each
+    on the slide shown when its words are spoken."""
     last = 0.0
     for chunk, offset, seg in raw:
         low = max(chunk.start, last)
@@ -265,16 +268,38 @@ def placed_segments(raw: Iterator[tuple[Chunk, float, Any]]) -> Iterator[Segment
             floor = _clamp(offset + w.end, begin, chunk.end)
             words.append(Word(begin, floor, w.word, float(w.probability)))
         last = max(end, floor)
-        yield Segment(
+        yield from by_slide(chunk, Segment(
             start,
             last,
             seg.text,
-            chunk.slide,
+            chunk.slide_at((start + last) / 2),
             tuple(words),
             float(seg.avg_logprob),
             float(seg.no_speech_prob),
             float(seg.compression_ratio),
+        ))  # fmt: skip
+
+
+def by_slide(chunk: Chunk, segment: Segment) -> list[Segment]:
+    """``segment`` cut where the slide changes between its words (a chunk may hold several slides); a word is
+    on the slide shown at its middle."""
+    if not chunk.parts or not segment.words:
+        return [segment]
+    runs = [(slide, tuple(words)) for slide, words in
+            itertools.groupby(segment.words, key=lambda w: chunk.slide_at((w.start + w.end) / 2))]  # fmt: skip
+    if len(runs) == 1:
+        return [dataclasses.replace(segment, slide=runs[0][0])]
+    return [
+        dataclasses.replace(
+            segment,
+            start=segment.start if k == 0 else words[0].start,
+            end=segment.end if k == len(runs) - 1 else words[-1].end,
+            text="".join(w.word for w in words),
+            slide=slide,
+            words=words,
         )
+        for k, (slide, words) in enumerate(runs)
+    ]
 
 
 def _clamp(t: float, low: float, high: float) -> float:

@@ -1,9 +1,10 @@
 """The data that crosses the transcription stage: what an engine is asked, and what it answers.
 
-An engine (engines.py) gets the audio and a list of ``Chunk``s — by default one per slide interval, each
-with its own prompt built from that slide's text — and returns ``(segments, info)``: a lazy iterator of
-``Segment``s and a ``TranscriptInfo``, as faster-whisper does. The caller drives progress from each
-segment's ``end`` against ``info.duration``. Writers (writers.py) turn segments into transcript files.
+An engine (engines.py) gets the audio and a list of ``Chunk``s — by default consecutive slide intervals
+packed into Whisper's 30 s window, each chunk with its own prompt built from its slides' text — and returns
+``(segments, info)``: a lazy iterator of ``Segment``s and a ``TranscriptInfo``, as faster-whisper does. The
+caller drives progress from each segment's ``end`` against ``info.duration``. Writers (writers.py) turn
+segments into transcript files.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ class Chunk:
     end: float
     slide: int | None  # the 1-based slide shown during this chunk; None when the talk has no slides
     prompt: str = ""  # initial prompt / hotwords for this chunk alone (slide text, title, authors)
+    parts: tuple[tuple[float, int | None], ...] = ()  # (start, slide) of each slide, when it holds several
+
+    def slide_at(self, t: float) -> int | None:
+        """The slide shown at ``t`` seconds (the first part's before the second part starts)."""
+        slide = self.parts[0][1] if self.parts else self.slide
+        for start, part in self.parts[1:]:
+            if t >= start:
+                slide = part
+        return slide
 
 
 @dataclass(frozen=True)
