@@ -19,7 +19,7 @@ PROMPT_TOKENS = 223  # Whisper's prompt budget: half the 448-token text context,
 class Chunk:
     start: float  # seconds into the audio
     end: float
-    slide: int | None  # the 1-based slide shown during this chunk; None when the talk has no slides
+    slide: int | None  # the 1-based slide shown at its start (``slide_at`` for others); None: the talk has none
     prompt: str = ""  # initial prompt / hotwords for this chunk alone (slide text, title, authors)
     parts: tuple[tuple[float, int | None], ...] = ()  # (start, slide) of each slide, when it holds several
 

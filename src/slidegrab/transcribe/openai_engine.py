@@ -30,6 +30,8 @@ CACHE_NAME = "openai-tiny.en.pt"  # the converted bundled model, in the model ca
 PROBE_TIMEOUT = 3.0  # seconds to wait for openai's model host before treating it as unreachable
 TOKENS_PER_SECOND = 8  # text and timestamp tokens: fast speech (200 words a minute) needs about 4.5 a second
 MIN_TOKENS = 24
+SEED = 0  # a window that fails Whisper's checks is decoded again by sampling: seeded, a talk comes out the same
+# every run (unseeded, five minutes of speech came out at WER 0.129 and 0.194 in two processes)
 
 
 def import_whisper() -> Any:
@@ -146,7 +148,11 @@ class OpenAIWhisperEngine(engines.ChunkedWhisper):
         return language, float(probs[language])
 
     def _decode(self, piece: Any, prompt: str, language: str, options: TranscriptOptions) -> list[Any]:
-        with self._lock:
+        import torch
+
+        devices = [torch.cuda.current_device()] if self.device == "cuda" else []
+        with self._lock, torch.random.fork_rng(devices=devices):  # the caller's random state is left as it was
+            torch.manual_seed(SEED)
             result = self._whisper.transcribe(
                 self.model, piece, language=language, initial_prompt=prompt or None,
                 condition_on_previous_text=False, word_timestamps=True, beam_size=options.beam_size,
