@@ -161,6 +161,18 @@ def test_a_segment_over_a_slide_change_inside_its_chunk_is_cut_between_words():
     assert by_slide(Chunk(0.0, 30.0, 4), segment) == [segment]  # a chunk of one slide: as decoded
 
 
+def test_a_word_whisper_starts_in_the_pause_goes_on_the_slide_it_is_heard_on():
+    """Demo talk 38925901: tiny.en put "We" at 3.2-4.2 s; it is heard from 3.704, where slide 2 starts (3.9
+    moved into the pause); its middle, 3.7, left it on slide 1."""
+    chunk = Chunk(0.0, 12.0, 1, parts=((0.0, 1), (3.704, 2)))
+    words = (Word(2.0, 2.8, " functions.", 0.9), Word(3.2, 4.2, " We", 0.9), Word(4.3, 4.9, " start", 0.9))
+    segment = Segment(0.0, 4.9, " functions. We start", 1, words)
+    speech = [(0.0, 2.856), (3.704, 6.92)]  # what Silero VAD hears there
+    first, second = by_slide(chunk, segment, speech)
+    assert (first.text, second.text) == (" functions.", " We start")
+    assert [s.text for s in by_slide(chunk, segment)] == [" functions. We", " start"]  # middles alone
+
+
 def test_silent_chunks_yield_nothing(engine, media):
     talk = media["38990101"]
     quiet = [(b, c) for (a, b, _), (c, _, _) in zip(talk.speech, talk.speech[1:], strict=False) if c - b > 1.0]
