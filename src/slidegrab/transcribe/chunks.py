@@ -223,34 +223,35 @@ SPLIT_REACH = 5.0  # an even split of a long slide may move this far
 
 
 def snap_to_silence(chunks: Sequence[Chunk], speech: Sequence[tuple[float, float]]) -> list[Chunk]:
-    """Chunks whose shared boundaries, where they fall inside speech, move to the nearer end of that stretch
-    (when near enough, and no chunk grows past ``MAX_LEN``), so no word is cut in two."""
+    """Chunks whose shared boundaries, and the slide changes inside packed chunks, where they fall inside
+    speech, move to the nearer end of that stretch (when near enough, and no chunk grows past ``MAX_LEN``), so
+    no word is cut in two."""
     out = list(chunks)
     for i in range(1, len(out)):
         before, after = out[i - 1], out[i]
         reach = SPLIT_REACH if before.slide == after.slide else SLIDE_REACH
-        inside = [(a, b) for a, b in speech if a < after.start < b]
-        options = [t for a, b in inside for t in (a, b) if abs(t - after.start) <= reach]
-        options = [
-            t
-            for t in options
-            if before.start < t < after.end and t - before.start <= MAX_LEN and after.end - t <= MAX_LEN
-        ]
-        if options:
-            t = round(min(options, key=lambda t: abs(t - after.start)), 3)
+        low, high = max(before.start, after.end - MAX_LEN), min(after.end, before.start + MAX_LEN)
+        t = _into_pause(after.start, speech, reach, low, high)
+        if t is not None:
             out[i - 1], out[i] = replace(before, end=t), replace(after, start=t)
     return [_snap_parts(chunk, speech) for chunk in out]
 
 
 def _snap_parts(chunk: Chunk, speech: Sequence[tuple[float, float]]) -> Chunk:
-    """A packed chunk whose inner slide changes, where they fall inside speech, move to the nearer end of it."""
     parts = list(chunk.parts)
     for k, (start, slide) in enumerate(parts[1:], 1):
-        options = [t for a, b in speech if a < start < b for t in (a, b) if abs(t - start) <= SLIDE_REACH]
-        options = [t for t in options if parts[k - 1][0] < t < (parts[k + 1][0] if k + 1 < len(parts) else chunk.end)]
-        if options:
-            parts[k] = (round(min(options, key=lambda t: abs(t - start)), 3), slide)
+        high = parts[k + 1][0] if k + 1 < len(parts) else chunk.end
+        t = _into_pause(start, speech, SLIDE_REACH, parts[k - 1][0], high)
+        if t is not None:
+            parts[k] = (t, slide)
     return replace(chunk, parts=tuple(parts))
+
+
+def _into_pause(t: float, speech: Sequence[tuple[float, float]], reach: float, low: float, high: float) -> float | None:
+    """The nearer end of the stretch of speech ``t`` falls inside, within ``reach`` of it and strictly between
+    ``low`` and ``high``; None when ``t`` is in a pause already, or no end fits."""
+    ends = [e for a, b in speech if a < t < b for e in (a, b) if abs(e - t) <= reach and low < e < high]
+    return round(min(ends, key=lambda e: abs(e - t)), 3) if ends else None
 
 
 def speech_window(
