@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slidegrab.archive import Archive, DiskFullError, TalkFolder, disk_guard, slide_table
+from slidegrab.cores import CpuShare
 from slidegrab.download import AudioStage, SlidesStage, SubtitlesStage
 from slidegrab.errors import NetworkError, ResolveError, SlidegrabError, TokenExpired
 from slidegrab.identity import one_per_talk, talk_keys
@@ -146,6 +147,7 @@ class Batch:
         self.session = options.net.session()
         self.browser = browser or shared_browser(options)
         self.cancel = threading.Event()
+        self.cpu = CpuShare.for_jobs(options.jobs)
         self._talk_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -239,6 +241,7 @@ class Batch:
             session=self.session,
             progress=lambda stage, done=None, total=None: self.display.talk_progress(url, stage, done, total),
             cancel=self.cancel,
+            cpu=self.cpu,
         )
         redone: set[str] = set()
         resolved_again: set[str] = set()

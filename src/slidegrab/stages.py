@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import requests
 
 from slidegrab.archive import TalkFolder
+from slidegrab.cores import CpuShare
 from slidegrab.errors import SlidegrabError
 from slidegrab.net import NetConfig
 
@@ -33,6 +34,7 @@ class StageContext:
     # progress(what, done, total): called often; done/total in bytes or items, None when unknown
     progress: Callable[[str, float | None, float | None], None] = _ignore_progress
     cancel: threading.Event = field(default_factory=threading.Event)
+    cpu: CpuShare = field(default_factory=lambda: CpuShare.for_jobs(1))  # this talk's share of the cores
 
 
 class Stage(ABC):

@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from slidegrab.cores import CpuShare
 from slidegrab.errors import UsageError
 from slidegrab.replica.fixtures import by_id
+from slidegrab.transcribe import engines
 from slidegrab.transcribe.chunks import slide_chunks
 from slidegrab.transcribe.engines import LOADS, FasterWhisperEngine, by_slide, load_engine, resolve_device
 from slidegrab.transcribe.model import Chunk, Segment, TranscriptOptions, Word
@@ -197,6 +199,35 @@ def test_concurrent_talks_share_one_load():
         engines = list(pool.map(lambda _: load_engine(options), range(4)))
     assert all(e is engines[0] for e in engines)
     assert LOADS[("faster-whisper", None, None, "cpu", "int8")] == 1
+
+
+def test_the_share_of_the_cores_reaches_ctranslate2():
+    options = TranscriptOptions(device="cpu", compute_type="int8_float32")  # a key no other test uses
+    alone, shared = load_engine(options, CpuShare(2, 1)), load_engine(options, CpuShare(1, 2))
+    assert alone is load_engine(options, CpuShare(2, 1)) is not shared
+    assert (alone.model.model.num_workers, shared.model.model.num_workers) == (1, 2)
+
+
+def test_talks_decoded_at_once_keep_their_own_prompts(media, monkeypatch):
+    """Two CTranslate2 workers, three talks at once: each pipeline puts its prompts in its own view of the
+    shared model, never in the shared model itself, and every talk comes out exactly as it does alone."""
+    engine = FasterWhisperEngine(None, "cpu", cpu=CpuShare(1, 2))
+    real, shared_model_untouched = engine.model.model, []
+    generate = engines._PromptedGenerate.generate
+
+    def spy(self, *args, **kwargs):
+        shared_model_untouched.append(engine.model.model is real)
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(engines._PromptedGenerate, "generate", spy)
+    alone = {fid: transcribe(engine, by_id(fid), media[fid]) for fid in DEMO}
+    with ThreadPoolExecutor(len(DEMO)) as pool:
+        runs = pool.map(lambda fid: transcribe(engine, by_id(fid), media[fid]), DEMO)
+        together = dict(zip(DEMO, runs, strict=True))
+    assert shared_model_untouched
+    assert all(shared_model_untouched)
+    for fid in DEMO:
+        assert [(s.slide, s.text) for s in together[fid]] == [(s.slide, s.text) for s in alone[fid]]
 
 
 def test_named_model_offline_fails_at_once_in_one_line(monkeypatch, tmp_path):

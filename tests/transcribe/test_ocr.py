@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from slidegrab.archive import Archive, TalkFolder
+from slidegrab.cores import CpuShare
 from slidegrab.download import SlidesStage
 from slidegrab.errors import MediaError
 from slidegrab.net import NetConfig
@@ -178,11 +179,25 @@ def test_slides_are_read_in_batches_not_one_process_each(copied, tmp_path, monke
                        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n")  # fmt: skip
     wrapper.chmod(0o755)
     monkeypatch.setattr(ocr_module, "TESSERACT", str(wrapper))
-    assert run_stage(OcrStage(), copied, context(NetConfig()))
+    ctx = context(NetConfig())
+    assert run_stage(OcrStage(), copied, ctx)
     slides = len(copied.talk.slides)
     assert slides >= 4
     runs = log.read_text().count("run")
-    assert runs <= 1 + 2 * ocr_module.WORKERS, f"{runs} Tesseract runs for {slides} slides"  # --version, then batches
+    assert runs <= 1 + 2 * ctx.cpu.threads, f"{runs} Tesseract runs for {slides} slides"  # --version, then batches
+    assert "Sparse Networks" in copied.stage("ocr")["texts"][0]
+
+
+@pytest.mark.parametrize(("threads", "batches"), [(1, [5]), (2, [3, 2]), (4, [2, 2, 1])])
+def test_a_deck_is_cut_into_as_many_batches_as_its_talk_has_threads(copied, monkeypatch, threads, batches):
+    """A talk alone keeps every core busy; in a batch of talks, one thread each, a short deck is one batch
+    (one Tesseract run and its model load, plus one for the slides it was unsure of)."""
+    sizes, read = [], ocr_module._batch_texts
+    monkeypatch.setattr(
+        ocr_module, "_batch_texts", lambda folder, rows, ctx: sizes.append(len(rows)) or read(folder, rows, ctx)
+    )
+    assert run_stage(OcrStage(), copied, StageContext(net=NetConfig(), session=None, cpu=CpuShare(threads, 1)))
+    assert sorted(sizes, reverse=True) == batches
     assert "Sparse Networks" in copied.stage("ocr")["texts"][0]
 
 

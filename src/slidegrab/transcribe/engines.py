@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from slidegrab.cores import CpuShare
 from slidegrab.errors import MediaError, UsageError
 from slidegrab.transcribe import chunks as chunking
 from slidegrab.transcribe.model import Chunk, Segment, TranscriptInfo, TranscriptOptions, Word
@@ -31,7 +32,7 @@ ENGINES = {
 SAMPLE_RATE = 16000
 LANGUAGE_SPEECH_S = 30.0  # language detection listens to this much speech around the middle of the talk
 LOADS: Counter = Counter()  # (engine, model, model_dir, device, compute_type) → times loaded in this process
-_CACHE: dict[tuple, Engine] = {}
+_CACHE: dict[tuple[tuple, CpuShare], Engine] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -43,19 +44,21 @@ class Engine(Protocol):
     ) -> tuple[Iterator[Segment], TranscriptInfo]: ...
 
 
-def load_engine(options: TranscriptOptions) -> Engine:
-    """The engine and model ``options`` ask for, loaded once per process (thread-safe)."""
+def load_engine(options: TranscriptOptions, cpu: CpuShare | None = None) -> Engine:
+    """The engine and model ``options`` ask for, loaded once per process (thread-safe), with ``cpu``'s threads
+    per talk and talks at once (default: one talk with every core)."""
     if options.engine not in ENGINES:
         raise UsageError(f"unknown engine {options.engine!r}", hint=f"one of {', '.join(ENGINES)}")
     device = resolve_device(options.device, options.engine)
+    cpu = cpu or CpuShare.for_jobs(1)
     key = (options.engine, options.model, options.model_dir, device, options.compute_type)
     with _CACHE_LOCK:  # a second talk asking for the same model waits for the first load
-        if key not in _CACHE:
+        if (key, cpu) not in _CACHE:
             module, _, name = ENGINES[options.engine].partition(":")
             cls = getattr(importlib.import_module(module), name)
-            _CACHE[key] = cls(options.model, device, options.compute_type, model_dir=options.model_dir)
+            _CACHE[key, cpu] = cls(options.model, device, options.compute_type, model_dir=options.model_dir, cpu=cpu)
             LOADS[key] += 1
-        return _CACHE[key]
+        return _CACHE[key, cpu]
 
 
 def resolve_device(device: str, engine: str = "faster-whisper") -> str:
@@ -137,7 +140,9 @@ class ChunkedWhisper:
 class FasterWhisperEngine(ChunkedWhisper):
     """faster-whisper (CTranslate2): int8 on CPU, float16 on GPU; the chunks decoded in batches on either (on
     the CPU too: a slide's chunk is often a few seconds padded to Whisper's 30 s window, and batching such
-    windows took the catalogue from 59 to 25 CPU-s at a lower WER, 0.21 vs 0.27; scripts/BENCHMARKS.md)."""
+    windows took the catalogue from 59 to 25 CPU-s at a lower WER, 0.21 vs 0.27; scripts/BENCHMARKS.md).
+    On the CPU, each decode has the talk's share of threads, and as many talks as the share allows decode at once
+    (CTranslate2's workers), each through its own view of the one loaded model (``_ModelView``)."""
 
     name = "faster-whisper"
     batch_size = 8
@@ -150,14 +155,19 @@ class FasterWhisperEngine(ChunkedWhisper):
         *,
         model_dir: str | None = None,
         batched: bool = True,
+        cpu: CpuShare | None = None,
     ):
         from faster_whisper import WhisperModel
 
         self.model_name, path = faster_whisper_model(model_path_or_name, model_dir)
         self.device = resolve_device(device)
         self.compute_type = compute_type if compute_type != "default" else _default_compute(self.device)
+        cpu = cpu or CpuShare.for_jobs(1)
+        threads, workers = min(MAX_THREADS, cpu.threads), cpu.lanes  # workers: talks decoded at once
         try:
-            self.model = WhisperModel(str(path), device=self.device, compute_type=self.compute_type)
+            self.model = WhisperModel(
+                str(path), self.device, compute_type=self.compute_type, cpu_threads=threads, num_workers=workers
+            )
         except (RuntimeError, ValueError) as error:
             raise ModelError(f"cannot load model {self.model_name} on {self.device}: {error}") from None
         self.batched = batched
@@ -223,6 +233,7 @@ class FasterWhisperEngine(ChunkedWhisper):
                 yield chunk, offset, segment
 
 
+MAX_THREADS = 4  # threads per decode at most: CTranslate2's own default when none is given
 VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}  # Silero settings: cut pauses of half a second
 
 
@@ -326,11 +337,12 @@ def _pipeline_class() -> type:
 
         Upstream builds one prompt and hands CTranslate2 a copy per element, though CTranslate2's ``generate``
         takes a prompt per element. This pipeline lets upstream do everything else and, for the duration of
-        its call, puts a stand-in for the CTranslate2 model in place whose ``generate`` uses our prompts.
+        its call, puts a stand-in for the CTranslate2 model in its own view of the shared model, whose
+        ``generate`` uses our prompts.
         """
 
         def __init__(self, model: Any, prompts: dict[int, str]):
-            super().__init__(model)
+            super().__init__(_ModelView(model))
             self.prompts = prompts  # chunk start in samples → prompt text
             self.batch: list[str] = []
 
@@ -340,18 +352,25 @@ def _pipeline_class() -> type:
 
         def generate_segment_batched(self, features, tokenizer, options):
             prompts = _batch_prompts(self.model, tokenizer, self.batch, options.without_timestamps)
-            with _SWAP:
-                real = self.model.model
-                self.model.model = _PromptedGenerate(real, prompts)
-                try:
-                    return super().generate_segment_batched(features, tokenizer, options)
-                finally:
-                    self.model.model = real
+            real = self.model.model
+            self.model.model = _PromptedGenerate(real, prompts)
+            try:
+                return super().generate_segment_batched(features, tokenizer, options)
+            finally:
+                self.model.model = real
 
     return PromptedPipeline
 
 
-_SWAP = threading.Lock()  # the stand-in replaces the shared model's CTranslate2 handle for one call at a time
+class _ModelView:
+    """The shared ``WhisperModel`` as one pipeline sees it: everything is the shared model's but the CTranslate2
+    handle (``model``), so a stand-in put there is seen by that pipeline alone while other talks decode."""
+
+    def __init__(self, shared: Any):
+        self._shared, self.model = shared, shared.model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
 
 
 class _PromptedGenerate:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +24,13 @@ from typing import Any
 from PIL import Image, ImageOps, ImageStat
 
 from slidegrab.archive import TalkFolder, slide_table
+from slidegrab.cores import cores
 from slidegrab.errors import MediaError, SlidegrabError
 from slidegrab.stages import Stage, StageContext
 from slidegrab.transcribe.writers import clock
 
 SLIDES_TXT = "slides.txt"
 TESSERACT = "tesseract"  # the command (a path where it is not on PATH)
-WORKERS = 2  # Tesseract processes at a time
 BATCH = 16  # slides per process: its model loads once a process, which costs more than reading one slide
 TIMEOUT_S = 600
 MIN_CONFIDENCE = 50  # Tesseract's word confidence, 0-100
@@ -76,21 +77,35 @@ def tesseract_version(url: str | None = None) -> str:
 
 
 def read_slides(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext) -> list[str]:
-    """Each slide's text, in deck order: batches of slides, two Tesseract processes at a time."""
-    size = min(BATCH, -(-len(rows) // WORKERS))  # a short deck still keeps both processes busy
+    """Each slide's text, in deck order: batches of slides, read by the process's Tesseract runs. The deck is
+    cut into at least as many batches as the talk has threads (a talk alone keeps every core busy); in a
+    batch of talks, one thread each, a short deck is one run (one model load)."""
+    size = min(BATCH, -(-len(rows) // ctx.cpu.threads))
     batches = [rows[i : i + size] for i in range(0, len(rows), size)]
     texts: list[str] = []
     ctx.progress("reading slides", 0, len(rows))
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="ocr") as pool:
-        futures = [pool.submit(_batch_texts, folder, batch, ctx) for batch in batches]
-        try:
-            for future in futures:
-                texts += future.result()
-                ctx.progress("reading slides", len(texts), len(rows))
-        finally:
-            for future in futures:
-                future.cancel()
+    futures = [_pool().submit(_batch_texts, folder, batch, ctx) for batch in batches]
+    try:
+        for future in futures:
+            texts += future.result()
+            ctx.progress("reading slides", len(texts), len(rows))
+    finally:
+        for future in futures:
+            future.cancel()
     return texts
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One Tesseract run per core at a time, for the whole process: the talks in flight share these, so the
+    last talk of a batch, read alone, still has every core (a pool per talk left one idle)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(cores(), thread_name_prefix="ocr"))
+        return _POOL[0]
 
 
 def _batch_texts(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext) -> list[str]:
@@ -189,7 +204,7 @@ def _reading(words: list[tuple[tuple[int, int, int], str, float]]) -> Reading:
 
 def _tesseract(args: list[str], url: str | None) -> str:
     """Tesseract's stdout; a MediaError naming the fix when it is missing or fails. One OpenMP thread each:
-    the pool runs two processes, and more threads would only fight over the cores."""
+    the pool runs one process per core, and more threads would only fight over the cores."""
     env = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
     try:
         result = subprocess.run([TESSERACT, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)

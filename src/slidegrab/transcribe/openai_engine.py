@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from slidegrab.cores import CpuShare
 from slidegrab.errors import UsageError
 from slidegrab.transcribe import chunks as chunking
 from slidegrab.transcribe import engines  # the faster-whisper engine's VAD, audio reading and placing
@@ -79,6 +80,7 @@ class OpenAIWhisperEngine(engines.ChunkedWhisper):
         compute_type: str = "default",
         *,
         model_dir: str | None = None,
+        cpu: CpuShare | None = None,  # unused: torch's threads are the process's, and decodes go one at a time
     ):
         self._whisper = import_whisper()
         self.device = _device(device)

@@ -36,7 +36,7 @@ class TranscribeStage(Stage):
         from slidegrab.transcribe.writers import write_transcripts
 
         audio = audio_file(folder)
-        engine = load_engine(self.options)
+        engine = load_engine(self.options, ctx.cpu)
         stop_if_cancelled(ctx, folder)  # loading the model, and below reading the audio, take seconds too
         segments, info = engine.transcribe(audio, self.chunks(folder, engine), self.options)
         dropped: list[Segment] = []
