@@ -97,13 +97,21 @@ def _jobs_row(metric: str, figures: Figures, urls: list[str], settings: Settings
     mode = "with transcription" if transcribe else "--no-transcribe"
     cpu = ", ".join(f"--jobs {j}: client {_median(figures, j, 'cpu'):.1f} s, replica "
                     f"{_median(figures, j, 'replica_cpu'):.1f} s" for j in (1, 4))  # fmt: skip
-    note = (f"{len(urls)} talks ({len(set(urls))} distinct), {mode}, {settings.runs} run(s) after a warm-up; "
-            f"replica in its own process, {LATENCY * 1000:.0f} ms per request; median CPU per run: {cpu}")  # fmt: skip
+    spread = ", ".join(f"--jobs {j} {_span(figures, j)}" for j in (1, 4))
+    note = (f"{len(urls)} talks ({len(set(urls))} distinct), {mode}, {settings.runs} run(s) after a warm-up "
+            f"({spread}); replica in its own process, {LATENCY * 1000:.0f} ms per request; median CPU per run: "
+            f"{cpu}")  # fmt: skip
     return speedup("batch", metric, _median(figures, 4, "wall"), _median(figures, 1, "wall"), target=target, note=note)
 
 
 def _median(figures: Figures, jobs: int, key: str) -> float:
     return statistics.median(f[key] for f in figures[jobs])
+
+
+def _span(figures: Figures, jobs: int) -> str:
+    """The fastest and slowest run's wall time, e.g. "37.1-38.4 s"."""
+    walls = [f["wall"] for f in figures[jobs]]
+    return f"{min(walls):.1f}-{max(walls):.1f} s"
 
 
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]  # 70 syllables

@@ -2,9 +2,10 @@
 
 Each talk runs its stages in order (resolve → slides → audio → subtitles → merge → pdf → ocr → transcribe →
 subtitles-track), then is added to the archive's search index, in a worker thread; ``jobs`` talks are in
-flight at once, so one talk downloads while another merges or is transcribed. A talk whose stages are all
-complete costs no network request; a stage whose inputs were redone is redone too. A failing talk is
-recorded and never stops the others.
+flight at once, so one talk downloads while another merges or is transcribed, each with its share of the
+cores (cores.py: Whisper's and Tesseract's threads). A talk whose stages are all complete costs no network
+request; a stage whose inputs were redone is redone too. A failing talk is recorded and never stops the
+others.
 """
 
 from __future__ import annotations
