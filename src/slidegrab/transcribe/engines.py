@@ -163,7 +163,8 @@ class FasterWhisperEngine(ChunkedWhisper):
         self.device = resolve_device(device)
         self.compute_type = compute_type if compute_type != "default" else _default_compute(self.device)
         cpu = cpu or CpuShare.for_jobs(1)
-        threads, workers = min(MAX_THREADS, cpu.threads), cpu.lanes  # workers: talks decoded at once
+        # workers: talks decoded at once; on a GPU one, as before (the share is about the CPU's cores)
+        threads, workers = min(MAX_THREADS, cpu.threads), cpu.lanes if self.device == "cpu" else 1
         try:
             self.model = WhisperModel(
                 str(path), self.device, compute_type=self.compute_type, cpu_threads=threads, num_workers=workers
