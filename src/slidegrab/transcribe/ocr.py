@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +83,7 @@ def read_slides(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContex
     batches = [rows[i : i + size] for i in range(0, len(rows), size)]
     texts: list[str] = []
     ctx.progress("reading slides", 0, len(rows))
-    futures = [_pool().submit(_batch_texts, folder, batch, ctx) for batch in batches]
+    futures = [POOL.submit(_batch_texts, folder, batch, ctx) for batch in batches]
     try:
         for future in futures:
             texts += future.result()
@@ -95,17 +94,9 @@ def read_slides(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContex
     return texts
 
 
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One Tesseract run per core at a time, for the whole process: the talks in flight share these, so the
-    last talk of a batch, read alone, still has every core (a pool per talk left one idle)."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(cores(), thread_name_prefix="ocr"))
-        return _POOL[0]
+# One Tesseract run per core at a time, for the whole process (its threads start on first use): the talks in
+# flight share them, so the last talk of a batch, read alone, still has every core (a pool per talk left one idle)
+POOL = ThreadPoolExecutor(cores(), thread_name_prefix="ocr")
 
 
 def _batch_texts(folder: TalkFolder, rows: list[dict[str, Any]], ctx: StageContext) -> list[str]:
