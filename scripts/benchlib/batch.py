@@ -44,20 +44,26 @@ def stage_sum(urls: list[str], root: Path, net: NetConfig, transcribe: bool) -> 
 
 
 LATENCY = 0.02  # seconds every request waits at the replica: a near CDN (a batch mostly waits on the network)
+FAR = 0.05  # a farther CDN, as the slides section also measures: how much --jobs pays as the network slows
 Figures = dict[int, list[dict[str, float]]]  # --jobs → one dict per measured run (wall, cpu, rss_mib, replica_cpu)
 
 
 def batch(urls: list[str], cache_dir: Path, settings: Settings) -> list[Row]:
     """The CLI over ``urls`` with --jobs 1 and 4, against a replica in its own process with some latency: end to
-    end, and with --no-transcribe (the network-and-ffmpeg part alone)."""
+    end, with --no-transcribe (the network-and-ffmpeg part alone), and end to end at a farther CDN's latency."""
     with replica_server(cache_dir, (f"*:*:stall:{LATENCY}",), extra_talks=len(urls)) as remote:  # any top-up
-        return _batch(urls, remote, settings)
+        rows = _batch(urls, remote, settings)
+    with replica_server(cache_dir, (f"*:*:stall:{FAR}",), extra_talks=len(urls)) as remote:
+        far = _figures(urls, remote, settings, not settings.quick, "far")
+    metric = f"--jobs 4 vs --jobs 1, end to end, {FAR * 1000:.0f} ms per request (a farther CDN)"
+    rows.insert(1, _jobs_row(metric, far, urls, settings, not settings.quick, latency=FAR))
+    return rows
 
 
 def _batch(urls: list[str], remote: RemoteReplica, settings: Settings) -> list[Row]:
     transcribe = not settings.quick  # quick: the end-to-end row is --no-transcribe too
-    full = _figures(urls, remote, settings, transcribe)
-    plain = _figures(urls, remote, settings, False) if transcribe else full
+    full = _figures(urls, remote, settings, transcribe, "full" if transcribe else "plain")
+    plain = _figures(urls, remote, settings, False, "plain") if transcribe else full
     summed = stage_sum(urls, settings.work / "batch" / "stages", remote.net, transcribe)
     four = _median(full, 4, "wall")
     tree4, tree1 = (max(f["tree_mib"] for f in full[jobs]) for jobs in (4, 1))
@@ -78,10 +84,10 @@ def _batch(urls: list[str], remote: RemoteReplica, settings: Settings) -> list[R
     ]
 
 
-def _figures(urls: list[str], remote: RemoteReplica, settings: Settings, transcribe: bool) -> Figures:
+def _figures(urls: list[str], remote: RemoteReplica, settings: Settings, transcribe: bool, name: str) -> Figures:
     """Each measured run of the batch with --jobs 1 and 4, after a one-talk warm-up (caches, Whisper's weights),
-    with the replica's CPU seconds during the run."""
-    root, figures = settings.work / "batch" / ("full" if transcribe else "plain"), {1: [], 4: []}
+    with the replica's CPU seconds during the run; the archives go under batch/``name``."""
+    root, figures = settings.work / "batch" / name, {1: [], 4: []}
     for jobs, done in figures.items():
         cli_fetch(urls[:1], root / f"warm-{jobs}", jobs, remote.net, transcribe)
         for run in range(settings.runs):
@@ -92,14 +98,14 @@ def _figures(urls: list[str], remote: RemoteReplica, settings: Settings, transcr
 
 
 def _jobs_row(metric: str, figures: Figures, urls: list[str], settings: Settings, transcribe: bool,
-              target: float | None = None) -> Row:  # fmt: skip
+              target: float | None = None, latency: float = LATENCY) -> Row:  # fmt: skip
     """--jobs 4 vs --jobs 1 (median wall), with what both sides cost in CPU in the note."""
     mode = "with transcription" if transcribe else "--no-transcribe"
     cpu = ", ".join(f"--jobs {j}: client {_median(figures, j, 'cpu'):.1f} s, replica "
                     f"{_median(figures, j, 'replica_cpu'):.1f} s" for j in (1, 4))  # fmt: skip
     spread = ", ".join(f"--jobs {j} {_span(figures, j)}" for j in (1, 4))
     note = (f"{len(urls)} talks ({len(set(urls))} distinct), {mode}, {settings.runs} run(s) after a warm-up "
-            f"({spread}); replica in its own process, {LATENCY * 1000:.0f} ms per request; median CPU per run: "
+            f"({spread}); replica in its own process, {latency * 1000:.0f} ms per request; median CPU per run: "
             f"{cpu}")  # fmt: skip
     return speedup("batch", metric, _median(figures, 4, "wall"), _median(figures, 1, "wall"), target=target, note=note)
 
