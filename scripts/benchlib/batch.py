@@ -53,15 +53,25 @@ def batch(urls: list[str], cache_dir: Path, settings: Settings) -> list[Row]:
     end, with --no-transcribe (the network-and-ffmpeg part alone), and end to end at a farther CDN's latency."""
     with replica_server(cache_dir, (f"*:*:stall:{LATENCY}",), extra_talks=len(urls)) as remote:  # any top-up
         rows = _batch(urls, remote, settings)
-    with replica_server(cache_dir, (f"*:*:stall:{FAR}",), extra_talks=len(urls)) as remote:
-        far = _figures(urls, remote, settings, not settings.quick, "far")
-    metric = f"--jobs 4 vs --jobs 1, end to end, {FAR * 1000:.0f} ms per request (a farther CDN)"
-    rows.insert(1, _jobs_row(metric, far, urls, settings, not settings.quick, latency=FAR))
+    rows.insert(1, _far(urls, cache_dir, settings))
     return rows
 
 
+def _far(urls: list[str], cache_dir: Path, settings: Settings) -> Row:
+    """The end-to-end row again, against a replica that answers every request FAR seconds late."""
+    with replica_server(cache_dir, (f"*:*:stall:{FAR}",), extra_talks=len(urls)) as remote:
+        figures = _figures(urls, remote, settings, _end_to_end(settings), "far")
+    metric = f"--jobs 4 vs --jobs 1, end to end, {FAR * 1000:.0f} ms per request (a farther CDN)"
+    return _jobs_row(metric, figures, urls, settings, _end_to_end(settings), latency=FAR)
+
+
+def _end_to_end(settings: Settings) -> bool:
+    """Whether the end-to-end rows transcribe: quick runs are --no-transcribe too."""
+    return not settings.quick
+
+
 def _batch(urls: list[str], remote: RemoteReplica, settings: Settings) -> list[Row]:
-    transcribe = not settings.quick  # quick: the end-to-end row is --no-transcribe too
+    transcribe = _end_to_end(settings)
     full = _figures(urls, remote, settings, transcribe, "full" if transcribe else "plain")
     plain = _figures(urls, remote, settings, False, "plain") if transcribe else full
     summed = stage_sum(urls, settings.work / "batch" / "stages", remote.net, transcribe)
